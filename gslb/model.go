@@ -58,6 +58,9 @@ type Region struct {
 	// Proxies are the addresses answered for this region (IPv4 for A, IPv6
 	// for AAAA). Usually the regional proxies or their load balancer.
 	Proxies []netip.Addr `json:"proxies"`
+	// HTTPPort is the port the region's proxies serve HTTP on, used when
+	// another region's proxy spills traffic over to this one. Default 80.
+	HTTPPort int `json:"http_port,omitempty"`
 	// Check is how probers check the region's proxy addresses (a probes.Check
 	// in JSON); validated by Validators.Check. Optional.
 	Check json.RawMessage `json:"check,omitempty"`

@@ -27,7 +27,6 @@ type Snapshot struct {
 	pools    map[string][]*Pool // by region, sorted by name
 	networks map[string]*Network
 	netTable *geo.Networks
-	netList  []netip.Prefix // every operator prefix, for ECS scope refinement
 	health   map[netip.Addr]AddrHealth
 	probes   map[netip.Addr][]*ProbeStatus
 	proxies  map[string][]*ProxyStatus // by region
@@ -159,7 +158,6 @@ func (s *Snapshot) buildNetworks() {
 		}
 		for _, p := range n.CIDRs {
 			nets = append(nets, geo.Network{Name: n.Name, Prefix: p, Location: loc})
-			s.netList = append(s.netList, p)
 		}
 	}
 	if len(nets) > 0 {
@@ -382,30 +380,24 @@ func (s *Snapshot) RegionHealth(name string) (RegionHealth, bool) {
 }
 
 // Locate finds a client's location in the operator networks, then db.
+// Bits is safe as an ECS scope: never wide enough to cover an operator
+// network the client is not in (geo.Chain takes the largest Bits of the
+// locators it tried).
 func (s *Snapshot) Locate(a netip.Addr, db geo.Locator) (geo.Location, bool) {
-	if loc, ok := s.netTable.Locate(a); ok {
-		return loc, true
-	}
-	if db != nil {
+	if s.netTable == nil {
+		if db == nil {
+			return geo.Location{}, false
+		}
 		return db.Locate(a)
 	}
-	return geo.Location{}, false
-}
-
-// refineScope widens an ECS scope so that it never covers an operator
-// network that the client is not in: a resolver caching a GeoIP-wide answer
-// for a /16 must not hand it to an operator /24 inside that /16 that steers
-// elsewhere (gdnsd calls this the supernet merge).
-func (s *Snapshot) refineScope(a netip.Addr, bits int) int {
-	for _, p := range s.netList {
-		if p.Bits() <= bits || p.Addr().Is4() != a.Is4() {
-			continue
-		}
-		if p.Overlaps(netip.PrefixFrom(a, bits).Masked()) {
-			bits = p.Bits()
-		}
+	loc, ok := s.netTable.Locate(a)
+	if ok || db == nil {
+		return loc, ok
 	}
-	return bits
+	bits := loc.Bits
+	loc, ok = db.Locate(a)
+	loc.Bits = max(loc.Bits, bits)
+	return loc, ok
 }
 
 // String summarises the snapshot for logs.

@@ -152,8 +152,9 @@ func (c *steerer) locate(s *Snapshot, q Query) geo.Location {
 	return loc
 }
 
-// geoScope is the ECS scope of a geo decision: the prefix of the network
-// that placed the client, widened past any operator network nested in it.
+// geoScope is the ECS scope of a geo decision: how far around the client
+// the location holds (Snapshot.Locate makes it safe against nested
+// operator networks).
 func geoScope(s *Snapshot, q Query, loc geo.Location) int {
 	if q.SourceBits < 0 || !q.Client.IsValid() {
 		return 0
@@ -164,7 +165,7 @@ func geoScope(s *Snapshot, q Query, loc geo.Location) int {
 		// the client gave.
 		bits = q.SourceBits
 	}
-	return s.refineScope(q.Client, bits)
+	return bits
 }
 
 // eligible reports whether a region can take new clients of svc asking

@@ -161,6 +161,12 @@ func (r *Region) validate(v Validators) error {
 		}
 		seen[a] = true
 	}
+	if r.HTTPPort == 0 {
+		r.HTTPPort = 80
+	}
+	if r.HTTPPort < 1 || r.HTTPPort > 65535 {
+		errs = append(errs, ferr("http_port", "%d out of range 1..65535", r.HTTPPort))
+	}
 	if len(r.Check) > 0 && v.Check != nil {
 		if err := v.Check(r.Check); err != nil {
 			errs = append(errs, ferr("check", "%v", err))

@@ -1,0 +1,441 @@
+package dnsserver
+
+import (
+	"context"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"net/netip"
+	"runtime/debug"
+	"sync"
+	"sync/atomic"
+	"syscall"
+	"time"
+
+	"github.com/miekg/dns"
+	"github.com/prometheus/client_golang/prometheus"
+
+	"github.com/meridian-gslb/meridian/gslb"
+	"github.com/meridian-gslb/meridian/gslb/geo"
+)
+
+// Defaults.
+const (
+	// DefaultUDPSize is the largest UDP response sent, and the size
+	// advertised in our OPT record: 1232 bytes fits a 1280-byte IPv6
+	// minimum MTU with headers, so answers are never fragmented (DNS flag
+	// day 2020).
+	DefaultUDPSize = 1232
+	// DefaultMaxSourceV4 and DefaultMaxSourceV6 are the longest ECS source
+	// prefixes honoured, as RFC 7871 §11.1 recommends for privacy.
+	DefaultMaxSourceV4 = 24
+	DefaultMaxSourceV6 = 56
+	// DefaultShutdownTimeout bounds the wait for in-flight TCP queries
+	// when ListenAndServe's context ends. A query takes microseconds;
+	// the wait is for slow clients reading their answers.
+	DefaultShutdownTimeout = 5 * time.Second
+	// maxNSID keeps the NSID option, sent in every answer that asks for
+	// it, small.
+	maxNSID = 128
+)
+
+// Options configure a Server.
+type Options struct {
+	// Snapshot returns the current snapshot (an atomic load from the
+	// store). Required. A nil result answers SERVFAIL: not ready.
+	Snapshot func() *gslb.Snapshot
+	// Geo locates clients outside the operator networks; may be nil.
+	Geo geo.Locator
+	// Logger; nil discards.
+	Logger *slog.Logger
+	// Registerer for the metrics; nil leaves them unregistered.
+	Registerer prometheus.Registerer
+	// NSID is this server's identity for RFC 5001, sent only to queries
+	// that ask for it, and answered to CHAOS TXT id.server/hostname.bind.
+	// "" disables both.
+	NSID string
+	// UDPSize is the largest UDP response sent with EDNS and the size
+	// advertised. Default DefaultUDPSize; at least 512.
+	UDPSize uint16
+	// ECS configures EDNS Client Subnet.
+	ECS ECSOptions
+	// ShutdownTimeout bounds the graceful shutdown of ListenAndServe.
+	// Default DefaultShutdownTimeout.
+	ShutdownTimeout time.Duration
+}
+
+// ECSOptions configure EDNS Client Subnet (RFC 7871). The zero value
+// enables it with the default limits.
+type ECSOptions struct {
+	// Disabled ignores ECS options: location by the resolver's address,
+	// no option echoed.
+	Disabled bool
+	// MaxSourceV4 and MaxSourceV6 are the longest source prefixes used for
+	// location; longer ones are clipped. Defaults DefaultMaxSourceV4 and
+	// DefaultMaxSourceV6.
+	MaxSourceV4, MaxSourceV6 int
+}
+
+// Server is the authoritative DNS server. It is safe for concurrent use.
+type Server struct {
+	snapshotFn      func() *gslb.Snapshot
+	geo             geo.Locator
+	log             *slog.Logger
+	m               *metrics
+	nsidText        string
+	nsid            string // hex, as dns.EDNS0_NSID wants it
+	udpSize         int
+	ecs             ECSOptions
+	shutdownTimeout time.Duration
+
+	cur       atomic.Pointer[compiled]
+	compileMu sync.Mutex
+	logged    map[problem]bool // problems of the current compilation, guarded by compileMu
+
+	replies sync.Pool // *reply
+	bufs    sync.Pool // *[]byte
+
+	addrMu sync.Mutex
+	addrs  []netip.AddrPort
+
+	panicMu   sync.Mutex
+	panicSeen map[string]bool
+}
+
+// New returns a Server. It registers the metrics on opts.Registerer and
+// fails if they are already registered there.
+func New(opts Options) (*Server, error) {
+	var errs []error
+	if opts.Snapshot == nil {
+		errs = append(errs, errors.New("dnsserver: Options.Snapshot is required"))
+	}
+	if opts.UDPSize == 0 {
+		opts.UDPSize = DefaultUDPSize
+	}
+	if opts.UDPSize < dns.MinMsgSize {
+		errs = append(errs, fmt.Errorf("dnsserver: Options.UDPSize %d is below %d", opts.UDPSize, dns.MinMsgSize))
+	}
+	if opts.ECS.MaxSourceV4 == 0 {
+		opts.ECS.MaxSourceV4 = DefaultMaxSourceV4
+	}
+	if opts.ECS.MaxSourceV6 == 0 {
+		opts.ECS.MaxSourceV6 = DefaultMaxSourceV6
+	}
+	if v := opts.ECS.MaxSourceV4; v < 0 || v > 32 {
+		errs = append(errs, fmt.Errorf("dnsserver: Options.ECS.MaxSourceV4 %d out of range 1..32", v))
+	}
+	if v := opts.ECS.MaxSourceV6; v < 0 || v > 128 {
+		errs = append(errs, fmt.Errorf("dnsserver: Options.ECS.MaxSourceV6 %d out of range 1..128", v))
+	}
+	if len(opts.NSID) > maxNSID {
+		errs = append(errs, fmt.Errorf("dnsserver: Options.NSID is %d bytes, more than %d", len(opts.NSID), maxNSID))
+	}
+	if opts.ShutdownTimeout <= 0 {
+		opts.ShutdownTimeout = DefaultShutdownTimeout
+	}
+	if err := errors.Join(errs...); err != nil {
+		return nil, err
+	}
+	m, err := newMetrics(opts.Registerer)
+	if err != nil {
+		return nil, fmt.Errorf("dnsserver: register metrics: %w", err)
+	}
+	log := opts.Logger
+	if log == nil {
+		log = slog.New(slog.DiscardHandler)
+	}
+	s := &Server{
+		snapshotFn:      opts.Snapshot,
+		geo:             opts.Geo,
+		log:             log,
+		m:               m,
+		nsidText:        opts.NSID,
+		nsid:            hex.EncodeToString([]byte(opts.NSID)),
+		udpSize:         int(opts.UDPSize),
+		ecs:             opts.ECS,
+		shutdownTimeout: opts.ShutdownTimeout,
+		panicSeen:       map[string]bool{},
+	}
+	s.replies.New = func() any { return new(reply) }
+	s.bufs.New = func() any {
+		// Room for any UDP answer we send; TCP answers beyond it grow it.
+		b := make([]byte, 0, 4096)
+		return &b
+	}
+	return s, nil
+}
+
+// ServeDNS implements dns.Handler: Resolve, then write the answer.
+func (s *Server) ServeDNS(w dns.ResponseWriter, req *dns.Msg) {
+	start := time.Now()
+	proto, remote := transport(w)
+	defer s.recoverQuery(w, req, proto)
+	r := s.replies.Get().(*reply)
+	if m := s.resolve(req, remote, proto, r); m != nil {
+		s.write(w, m)
+	}
+	*r = reply{} // drop references to the snapshot before pooling
+	s.replies.Put(r)
+	s.m.duration[protoIndex(proto)].Observe(time.Since(start).Seconds())
+}
+
+func transport(w dns.ResponseWriter) (string, netip.AddrPort) {
+	switch a := w.RemoteAddr().(type) {
+	case *net.UDPAddr:
+		return protoUDP, a.AddrPort()
+	case *net.TCPAddr:
+		return protoTCP, a.AddrPort()
+	}
+	return protoUDP, netip.AddrPort{}
+}
+
+// write packs m into a pooled buffer and sends it (miekg's WriteMsg would
+// allocate a fresh buffer per answer).
+func (s *Server) write(w dns.ResponseWriter, m *dns.Msg) {
+	bp := s.bufs.Get().(*[]byte)
+	out, err := m.PackBuffer((*bp)[:cap(*bp)])
+	if err != nil {
+		// Only bad data gets here (a record that passed CheckRecord but
+		// does not pack with this message): say SERVFAIL rather than
+		// nothing, so the resolver tries another server.
+		s.log.Error("pack answer", "err", err, "rcode", dns.RcodeToString[m.Rcode])
+		fail := new(dns.Msg)
+		fail.Id, fail.Response, fail.Opcode, fail.Rcode = m.Id, true, m.Opcode, dns.RcodeServerFailure
+		fail.Question = m.Question
+		out, err = fail.PackBuffer((*bp)[:cap(*bp)])
+		if err != nil {
+			s.bufs.Put(bp)
+			return
+		}
+	}
+	if _, err := w.Write(out); err != nil {
+		s.log.Debug("write answer", "err", err)
+	}
+	if cap(out) <= dns.MaxMsgSize+1 {
+		*bp = out[:0]
+	}
+	s.bufs.Put(bp)
+}
+
+// recoverQuery turns a panic while answering into SERVFAIL, a count and
+// one log line; the stack is logged the first time each panic value is
+// seen, so a panic on every query cannot flood the log with stacks.
+func (s *Server) recoverQuery(w dns.ResponseWriter, req *dns.Msg, proto string) {
+	v := recover()
+	if v == nil {
+		return
+	}
+	s.m.panics.Inc()
+	msg := fmt.Sprint(v)
+	s.panicMu.Lock()
+	first := !s.panicSeen[msg] && len(s.panicSeen) < 64
+	if first {
+		s.panicSeen[msg] = true
+	}
+	s.panicMu.Unlock()
+	if first {
+		s.log.Error("panic answering a query", "err", msg, "stack", string(debug.Stack()))
+	} else {
+		s.log.Error("panic answering a query (stack logged before)", "err", msg)
+	}
+	if req == nil || req.Response {
+		return
+	}
+	var qtype uint16
+	if len(req.Question) == 1 {
+		qtype = req.Question[0].Qtype
+	}
+	s.m.none.inc(qtype, dns.RcodeServerFailure, proto)
+	fail := new(dns.Msg)
+	fail.Id, fail.Response, fail.Opcode, fail.Rcode = req.Id, true, req.Opcode, dns.RcodeServerFailure
+	fail.RecursionDesired = req.RecursionDesired
+	if len(req.Question) == 1 {
+		fail.Question = req.Question[:1:1]
+	}
+	if req.IsEdns0() != nil {
+		fail.SetEdns0(uint16(s.udpSize), false)
+	}
+	if out, err := fail.Pack(); err == nil {
+		_, _ = w.Write(out)
+	}
+}
+
+// acceptFunc filters messages before miekg/dns unpacks them. Responses are
+// dropped (answering them can loop between two servers); messages with
+// more records than any query has are refused with FORMERR before the work
+// of unpacking them. Opcode and question count are left to Resolve, which
+// answers NOTIMP and FORMERR with EDNS and metrics.
+func (s *Server) acceptFunc(proto string) dns.MsgAcceptFunc {
+	const qr = 1 << 15
+	return func(h dns.Header) dns.MsgAcceptAction {
+		if h.Bits&qr != 0 {
+			return dns.MsgIgnore
+		}
+		// A NOTIFY carries one SOA in the answer section (RFC 1996, we
+		// answer it NOTIMP), an IXFR query one in the authority section
+		// (RFC 1995); OPT and TSIG make two additional records.
+		if h.Ancount > 1 || h.Nscount > 1 || h.Arcount > 2 {
+			s.m.none.inc(0, dns.RcodeFormatError, proto)
+			return dns.MsgReject
+		}
+		return dns.MsgAccept
+	}
+}
+
+// invalidFunc counts messages that miekg/dns could not unpack: those with
+// a header are answered FORMERR by miekg/dns, shorter ones dropped.
+func (s *Server) invalidFunc(proto string) dns.MsgInvalidFunc {
+	return func(m []byte, err error) {
+		if len(m) >= 12 {
+			s.m.none.inc(0, dns.RcodeFormatError, proto)
+		}
+	}
+}
+
+// LocalAddrs returns the addresses ListenAndServe bound, once it has
+// called started (useful with port 0).
+func (s *Server) LocalAddrs() []netip.AddrPort {
+	s.addrMu.Lock()
+	defer s.addrMu.Unlock()
+	return append([]netip.AddrPort(nil), s.addrs...)
+}
+
+// ListenAndServe serves UDP and TCP on every address ("127.0.0.1:53",
+// "[::1]:53"); port 0 picks one free port for both. It binds everything
+// first (an address that fails to bind is an error naming it, and nothing
+// is served), then calls started (if not nil) once every listener is
+// serving, and returns when ctx ends, after a graceful shutdown that lets
+// in-flight queries finish (bounded by Options.ShutdownTimeout), or when a
+// listener fails.
+func (s *Server) ListenAndServe(ctx context.Context, addrs []string, started func()) error {
+	if len(addrs) == 0 {
+		return errors.New("dnsserver: no listen addresses")
+	}
+	var servers []*dns.Server
+	var bound []netip.AddrPort
+	closeAll := func() {
+		for _, srv := range servers {
+			if srv.PacketConn != nil {
+				srv.PacketConn.Close()
+			}
+			if srv.Listener != nil {
+				srv.Listener.Close()
+			}
+		}
+	}
+	for _, addr := range addrs {
+		pc, l, err := listenPair(ctx, addr)
+		if err != nil {
+			closeAll()
+			return fmt.Errorf("dnsserver: listen %s: %w", addr, err)
+		}
+		servers = append(servers,
+			s.dnsServer(protoUDP, &dns.Server{PacketConn: pc}),
+			s.dnsServer(protoTCP, &dns.Server{Listener: l}))
+		bound = append(bound, pc.LocalAddr().(*net.UDPAddr).AddrPort())
+	}
+	s.addrMu.Lock()
+	s.addrs = bound
+	s.addrMu.Unlock()
+
+	var up sync.WaitGroup
+	errc := make(chan error, len(servers))
+	for _, srv := range servers {
+		up.Add(1)
+		var once sync.Once
+		srv.NotifyStartedFunc = func() { once.Do(up.Done) }
+		go func() {
+			err := srv.ActivateAndServe()
+			once.Do(up.Done) // failed before starting: don't wait for it
+			if err == nil {
+				err = errors.New("stopped")
+			}
+			errc <- err
+		}()
+	}
+	up.Wait()
+
+	// Every serve goroutine sends exactly once on errc; received counts
+	// them so that all have ended when ListenAndServe returns.
+	received := 0
+	var err error
+	select {
+	case err = <-errc:
+		received++
+	default:
+		s.log.Info("dns server listening", "addrs", addrs)
+		if started != nil {
+			started()
+		}
+		select {
+		case <-ctx.Done():
+		case err = <-errc:
+			received++
+		}
+	}
+	if err != nil {
+		err = fmt.Errorf("dnsserver: serve: %w", err)
+	}
+	sctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), s.shutdownTimeout)
+	defer cancel()
+	var wg sync.WaitGroup
+	for _, srv := range servers {
+		wg.Go(func() {
+			// A server that already stopped says "server not started".
+			_ = srv.ShutdownContext(sctx)
+		})
+	}
+	wg.Wait()
+	closeAll()
+drain:
+	for ; received < len(servers); received++ {
+		select {
+		case <-errc:
+		case <-sctx.Done():
+			s.log.Warn("dns server shutdown timed out with queries in flight", "timeout", s.shutdownTimeout)
+			break drain
+		}
+	}
+	s.log.Info("dns server stopped", "addrs", addrs)
+	return err
+}
+
+func (s *Server) dnsServer(proto string, srv *dns.Server) *dns.Server {
+	srv.Net = proto
+	srv.Handler = s
+	// Queries are small; this is the read buffer, not the answer size.
+	srv.UDPSize = s.udpSize
+	srv.MsgAcceptFunc = s.acceptFunc(proto)
+	srv.MsgInvalidFunc = s.invalidFunc(proto)
+	return srv
+}
+
+// listenPair binds UDP and TCP on addr. With port 0, the kernel picks the
+// TCP port and UDP binds the same one, retrying if it is taken.
+func listenPair(ctx context.Context, addr string) (net.PacketConn, net.Listener, error) {
+	host, port, err := net.SplitHostPort(addr)
+	if err != nil {
+		return nil, nil, err
+	}
+	var lc net.ListenConfig
+	for try := 0; ; try++ {
+		l, err := lc.Listen(ctx, "tcp", addr)
+		if err != nil {
+			return nil, nil, err
+		}
+		udpAddr := addr
+		if port == "0" {
+			udpAddr = net.JoinHostPort(host, fmt.Sprint(l.Addr().(*net.TCPAddr).Port))
+		}
+		pc, err := lc.ListenPacket(ctx, "udp", udpAddr)
+		if err == nil {
+			return pc, l, nil
+		}
+		l.Close()
+		if port != "0" || try == 10 || !errors.Is(err, syscall.EADDRINUSE) {
+			return nil, nil, err
+		}
+	}
+}
