@@ -11,7 +11,7 @@ FUZZTIME ?= 60s
 # Benchmarks: iterations are bounded by -benchtime, never by wall clock in tests.
 BENCHTIME ?= 1s
 
-.PHONY: help build run test test-short lint fmt vet staticcheck fuzz bench e2e verify clean tools
+.PHONY: help deps build run test test-short lint fmt vet staticcheck fuzz bench e2e verify clean tools
 
 help: ## show this help
 	@awk 'BEGIN {FS = ":.*## "} /^[a-zA-Z0-9_-]+:.*## / {printf "  %-14s %s\n", $$1, $$2}' $(MAKEFILE_LIST)
@@ -22,7 +22,19 @@ build: ## build bin/meridian
 run: build ## run the all-in-one demo: embedded etcd, DNS on 127.0.0.1:5353, proxies on loopback
 	$(BIN)/meridian dev
 
-test: ## run every test with the race detector (the CI command)
+# Tools the tests run as a person would (the cheat sheet test pastes dig,
+# etcdctl and curl commands); installed from Debian's archive when missing.
+TEST_TOOLS := dig:bind9-dnsutils etcdctl:etcd-client curl:curl
+
+deps: ## install the Debian packages the tests use, if missing (needs root or sudo)
+	@missing=""; for t in $(TEST_TOOLS); do command -v $${t%%:*} >/dev/null || missing="$$missing $${t#*:}"; done; \
+	if [ -n "$$missing" ]; then \
+	  echo "installing:$$missing"; \
+	  SUDO=""; [ "$$(id -u)" = 0 ] || SUDO=sudo; \
+	  $$SUDO apt-get update -qq && DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -qq --no-install-recommends $$missing >/dev/null; \
+	fi
+
+test: deps ## run every test with the race detector (the CI command)
 	$(GO) test -race -shuffle=on -count=1 -timeout 9m $(PKGS)
 
 test-short: ## quick tests without the race detector
