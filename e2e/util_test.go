@@ -7,6 +7,7 @@ import (
 	"testing"
 
 	"github.com/prometheus/client_golang/prometheus"
+	clientv3 "go.etcd.io/etcd/client/v3"
 
 	"github.com/meridian-gslb/meridian/gslb/store/etcdtest"
 )
@@ -43,3 +44,5 @@ func etcdRequireEmbedded(t *testing.T, c *cluster) {
 	t.Helper()
 	etcdtest.RequireEmbedded(t, c.etcd)
 }
+
+func clientv3WithPrefix() clientv3.OpOption { return clientv3.WithPrefix() }

@@ -55,7 +55,8 @@ func validators() gslb.Validators {
 	}
 }
 
-// node is what every server command shares: a logger, a metrics registry,
+// node is what every server command shares: a logger (each part adds its
+// own component attribute), a metrics registry,
 // an etcd client and the store that turns etcd into snapshots.
 type node struct {
 	logger *slog.Logger
@@ -84,8 +85,7 @@ func (n *nodeFlags) open(component string, stderr io.Writer) (*node, error) {
 	if err != nil {
 		return nil, err
 	}
-	logger = logger.With("component", component)
-	cli, err := n.etcd.client()
+	cli, err := n.etcd.client(logger.With("component", "etcd"))
 	if err != nil {
 		return nil, fmt.Errorf("etcd client: %w", err)
 	}

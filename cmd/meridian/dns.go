@@ -38,7 +38,7 @@ func runDNS(ctx context.Context, args []string, _, stderr io.Writer) error {
 		}
 		defer m.Close()
 		db = m
-		n.logger.Info("geoip database loaded", "path", *geoip, "type", m.DatabaseType())
+		n.logger.Info("geoip database loaded", "component", "dns", "path", *geoip, "type", m.DatabaseType())
 	}
 	srv, err := dnsserver.New(dnsserver.Options{
 		Snapshot:   n.store.Snapshot,
@@ -71,7 +71,7 @@ func runDNS(ctx context.Context, args []string, _, stderr io.Writer) error {
 			return nil
 		}
 		addrs := strings.Split(*listen, ",")
-		n.logger.Info("serving DNS", "listen", addrs)
+		n.logger.Info("serving DNS", "component", "dns", "listen", addrs)
 		return srv.ListenAndServe(ctx, addrs, func() { listening.Store(true) })
 	})
 	return ignoreCanceled(g.Wait())

@@ -61,7 +61,7 @@ func runExplain(ctx context.Context, args []string, stdout, stderr io.Writer) er
 		defer m.Close()
 		q.Geo = m
 	}
-	cli, err := ef.client()
+	cli, err := ef.client(nil)
 	if err != nil {
 		return err
 	}

@@ -10,10 +10,9 @@ import (
 	"log/slog"
 	"os"
 	"strings"
-	"time"
 
+	"github.com/meridian-gslb/meridian/gslb/store"
 	clientv3 "go.etcd.io/etcd/client/v3"
-	"go.uber.org/zap"
 )
 
 // newFlagSet returns a flag set whose usage goes to stderr and whose flags
@@ -98,7 +97,6 @@ type etcdFlags struct {
 	ca           string
 	user         string
 	passwordFile string
-	dialTimeout  time.Duration
 }
 
 func (e *etcdFlags) register(fs *flag.FlagSet) {
@@ -109,7 +107,6 @@ func (e *etcdFlags) register(fs *flag.FlagSet) {
 	fs.StringVar(&e.ca, "etcd-ca", "", "CA bundle file to verify etcd's certificate")
 	fs.StringVar(&e.user, "etcd-user", "", "etcd user name (auth)")
 	fs.StringVar(&e.passwordFile, "etcd-password-file", "", "file holding the etcd password")
-	fs.DurationVar(&e.dialTimeout, "etcd-dial-timeout", 3*time.Second, "timeout of the first connection to etcd")
 }
 
 func (e *etcdFlags) normPrefix() string {
@@ -120,21 +117,11 @@ func (e *etcdFlags) normPrefix() string {
 	return p
 }
 
-// client builds an etcd client. It does not wait for etcd: a server
-// starts from its state file when etcd is down and connects later.
-func (e *etcdFlags) client() (*clientv3.Client, error) {
-	cfg := clientv3.Config{
-		Endpoints:   strings.Split(e.endpoints, ","),
-		DialTimeout: e.dialTimeout,
-		// Keepalives notice a dead etcd member in seconds rather than at
-		// the TCP timeout, so the watch moves to a live one.
-		DialKeepAliveTime:    10 * time.Second,
-		DialKeepAliveTimeout: 5 * time.Second,
-		AutoSyncInterval:     time.Minute,
-		// The client logs through zap at info by default; etcd problems
-		// surface through the store's own logs and metrics instead.
-		Logger: zap.NewNop(),
-	}
+// client builds an etcd client (through store.Dial, which caps gRPC's
+// reconnect backoff). It does not wait for etcd: a server starts from its
+// state file when etcd is down and connects later.
+func (e *etcdFlags) client(logger *slog.Logger) (*clientv3.Client, error) {
+	cfg := store.ClientConfig{Endpoints: strings.Split(e.endpoints, ","), Logger: logger}
 	if e.cert != "" || e.key != "" || e.ca != "" || anyHTTPS(cfg.Endpoints) {
 		tc := &tls.Config{MinVersion: tls.VersionTLS12}
 		if e.cert != "" || e.key != "" {
@@ -167,7 +154,7 @@ func (e *etcdFlags) client() (*clientv3.Client, error) {
 		}
 		cfg.Username, cfg.Password = e.user, strings.TrimRight(string(pw), "\r\n")
 	}
-	return clientv3.New(cfg)
+	return store.Dial(cfg)
 }
 
 func anyHTTPS(eps []string) bool {

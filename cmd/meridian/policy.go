@@ -59,7 +59,7 @@ func runPolicy(ctx context.Context, args []string, stdout, stderr io.Writer) err
 		}
 		return policyValidate(pos[1], nil, stdout)
 	}
-	cli, err := ef.client()
+	cli, err := ef.client(nil)
 	if err != nil {
 		return err
 	}

@@ -30,7 +30,7 @@ func runProbe(ctx context.Context, args []string, _, stderr io.Writer) error {
 	pub := store.NewPublisher(n.cli, *leaseTTL, n.logger.With("component", "publisher"))
 	p, err := prober.New(prober.Options{
 		ID: *id, Prefix: n.prefix, Snapshot: n.store.Snapshot, Changed: n.store.Changed, Sink: pub,
-		Refresh: *refresh, Logger: n.logger, Registerer: n.reg,
+		Refresh: *refresh, Logger: n.logger.With("component", "prober"), Registerer: n.reg,
 	})
 	if err != nil {
 		return err
@@ -53,7 +53,7 @@ func runProbe(ctx context.Context, args []string, _, stderr io.Writer) error {
 		if err := waitReady(ctx, n.store); err != nil {
 			return nil
 		}
-		n.logger.Info("probing", "id", *id)
+		n.logger.Info("probing", "component", "prober", "prober", *id)
 		return p.Run(ctx)
 	})
 	return ignoreCanceled(g.Wait())

@@ -82,7 +82,7 @@ func newRegionProxy(n *node, pub *store.Publisher, region, instance string, adv 
 			}
 		},
 		DrainPeriod: drain,
-		Logger:      n.logger.With("region", region),
+		Logger:      n.logger.With("component", "proxy", "region", region),
 		Registerer:  n.reg,
 	})
 }

@@ -15,10 +15,10 @@ const (
 	backoffMax = 5 * time.Second
 )
 
-// backoff returns the delay before retry number attempt (0-based): an
+// retryDelay returns the delay before retry number attempt (0-based): an
 // exponential from backoffMin capped at backoffMax, jittered to 50-100%
 // so that servers that lost etcd together do not come back in lockstep.
-func backoff(attempt int) time.Duration {
+func retryDelay(attempt int) time.Duration {
 	d := backoffMax
 	if attempt < 16 {
 		d = min(backoffMin<<attempt, backoffMax)

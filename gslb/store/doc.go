@@ -35,6 +35,9 @@
 //
 // Usage:
 //
+//	cli, err := store.Dial(store.ClientConfig{Endpoints: endpoints, Logger: log})
+//	if err != nil { ... }
+//	defer cli.Close()
 //	st, err := store.New(store.Options{Client: cli, StateFile: "/var/lib/meridian/state.json", Logger: log, Registerer: reg})
 //	if err != nil { ... }
 //	g.Go(func() error { return st.Run(ctx) })
@@ -56,4 +59,7 @@
 //	pub.Set("/meridian/status/proxies/eu-west/proxy-1", heartbeatJSON)
 //
 // Apply, Get and List are the one-shot reads and writes of the CLI.
+//
+// Subpackage embedetcd runs an etcd inside the process (meridian dev);
+// etcdtest gives tests one.
 package store

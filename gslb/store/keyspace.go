@@ -103,9 +103,11 @@ func (k *keyspace) apply(changes []change, full bool, rev int64, prev *gslb.Snap
 		for _, c := range changes {
 			seen[c.key] = true
 		}
-		for key := range k.keys() {
-			if !seen[key] {
-				deleted[key] = true
+		for _, m := range []map[string]bool{keySet(k.accepted), keySet(k.pending), keySet(k.rejected)} {
+			for key := range m {
+				if !seen[key] {
+					deleted[key] = true
+				}
 			}
 		}
 	}
@@ -192,7 +194,7 @@ func (k *keyspace) apply(changes []change, full bool, rev int64, prev *gslb.Snap
 			e := next[key]
 			out.rejected = append(out.rejected, rejectEvent{key: key, rejection: rejection{
 				kind:   e.Key.Kind.String(),
-				reason: "same key as " + winner + " (spelled differently); that one is served",
+				reason: shadowReason(winner),
 				modRev: e.ModRevision,
 			}})
 		}
@@ -209,19 +211,6 @@ func (k *keyspace) apply(changes []change, full bool, rev int64, prev *gslb.Snap
 		out.snap = snap
 	}
 	return out
-}
-
-// keys iterates over every key the keyspace knows of.
-func (k *keyspace) keys() func(func(string) bool) {
-	return func(yield func(string) bool) {
-		for _, m := range []map[string]bool{keySet(k.accepted), keySet(k.pending), keySet(k.rejected)} {
-			for key := range m {
-				if !yield(key) {
-					return
-				}
-			}
-		}
-	}
 }
 
 func keySet[V any](m map[string]V) map[string]bool {
@@ -258,10 +247,14 @@ func (k *keyspace) rejections() map[string]string {
 	}
 	for key, w := range k.shadowed {
 		if _, ok := m[key]; !ok {
-			m[key] = "same key as " + w + " (spelled differently); that one is served"
+			m[key] = shadowReason(w)
 		}
 	}
 	return m
+}
+
+func shadowReason(winner string) string {
+	return "same key as " + winner + " (spelled differently); that one is served"
 }
 
 func decode(key string, value []byte, v gslb.Validators) (gslb.Entry, error) {

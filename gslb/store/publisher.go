@@ -58,7 +58,7 @@ func NewPublisher(client *clientv3.Client, ttl time.Duration, logger *slog.Logge
 	return &Publisher{
 		client:         client,
 		ttl:            int64((ttl + time.Second - 1) / time.Second),
-		log:            logger.With("component", "publisher"),
+		log:            logger,
 		requestTimeout: DefaultRequestTimeout,
 		want:           map[string][]byte{},
 		kick:           make(chan struct{}, 1),
@@ -125,7 +125,7 @@ func (p *Publisher) Run(ctx context.Context) error {
 				p.log.Warn("cannot grant a lease; retrying", "err", err)
 				warned = true
 			}
-			if !sleep(ctx, backoff(attempt)) {
+			if !sleep(ctx, retryDelay(attempt)) {
 				return nil
 			}
 			attempt++
@@ -137,7 +137,7 @@ func (p *Publisher) Run(ctx context.Context) error {
 			p.revoke(ctx, id)
 			return nil
 		}
-		if !sleep(ctx, backoff(0)) {
+		if !sleep(ctx, retryDelay(0)) {
 			return nil
 		}
 	}
@@ -202,7 +202,10 @@ func (p *Publisher) serve(ctx context.Context, id clientv3.LeaseID, stale map[st
 				if failures == 0 {
 					p.log.Warn("cannot publish; retrying", "err", err)
 				}
-				retry = time.NewTimer(backoff(failures))
+				if retry != nil {
+					retry.Stop()
+				}
+				retry = time.NewTimer(retryDelay(failures))
 				retryC = retry.C
 				failures++
 			}

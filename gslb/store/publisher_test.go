@@ -48,7 +48,7 @@ func runPublisher(t *testing.T, p *Publisher) (cancel func()) {
 }
 
 func TestPublisher(t *testing.T) {
-	srv := etcdtest.New(t)
+	srv := etcdtest.Shared(t)
 	cli := etcdtest.Client(t, srv)
 	prefix := etcdtest.Prefix(t)
 	beat := prefix + "status/proxies/eu-west/proxy-1"

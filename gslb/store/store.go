@@ -57,7 +57,8 @@ type Options struct {
 	// StateFile is where the last good keyspace is kept for a cold start
 	// with etcd unreachable. "" disables it.
 	StateFile string
-	// Logger; nil discards.
+	// Logger; nil discards. The caller adds the component attribute
+	// (logger.With("component", "store")), as for every package.
 	Logger *slog.Logger
 	// Registerer for the store's metrics; nil exports none.
 	Registerer prometheus.Registerer
@@ -137,7 +138,7 @@ func New(opts Options) (*Store, error) {
 		client:           opts.Client,
 		prefix:           normPrefix(opts.Prefix),
 		stateFile:        opts.StateFile,
-		log:              log.With("component", "store"),
+		log:              log,
 		m:                m,
 		requestTimeout:   rt,
 		ks:               newKeyspace(opts.Validators),
@@ -244,7 +245,7 @@ func (s *Store) loop(ctx context.Context) {
 			triedDisk = true
 			s.loadState()
 		}
-		if !sleep(ctx, backoff(attempt)) {
+		if !sleep(ctx, retryDelay(attempt)) {
 			return
 		}
 		attempt++
@@ -271,8 +272,8 @@ func (s *Store) list(ctx context.Context, relist bool) (int64, error) {
 		s.m.relists.Inc()
 	}
 	rev := resp.Header.Revision
-	s.apply(changes, true, rev, SourceEtcd, time.Time{})
 	s.connected(rev)
+	s.apply(changes, true, rev, SourceEtcd, time.Time{})
 	return rev, nil
 }
 
@@ -284,26 +285,31 @@ var errWatchClosed = errors.New("watch channel closed")
 func (s *Store) watch(ctx context.Context, rev int64) error {
 	wctx, cancel := context.WithCancel(clientv3.WithRequireLeader(ctx))
 	defer cancel()
-	wch := s.client.Watch(wctx, s.prefix, clientv3.WithPrefix(), clientv3.WithRev(rev+1), clientv3.WithProgressNotify())
+	wch, err := s.startWatch(wctx, cancel, rev+1)
+	if err != nil {
+		return err
+	}
 	tick := time.NewTicker(s.livenessInterval)
 	defer tick.Stop()
 	heard := true
+	next := rev + 1 // for messages: where the watch stands
 	for {
 		select {
 		case <-ctx.Done():
 			return ctx.Err()
 		case wr, ok := <-wch:
+			received := time.Now()
 			if !ok {
-				return fmt.Errorf("store: watch %s from rev %d: %w", s.prefix, rev+1, errWatchClosed)
+				return fmt.Errorf("store: watch %s at rev %d: %w", s.prefix, next, errWatchClosed)
 			}
 			heard = true
 			if err := wr.Err(); err != nil {
-				return fmt.Errorf("store: watch %s from rev %d: %w", s.prefix, rev+1, err)
+				return fmt.Errorf("store: watch %s at rev %d: %w", s.prefix, next, err)
 			}
 			if wr.Canceled {
-				return fmt.Errorf("store: watch %s from rev %d: canceled by the server", s.prefix, rev+1)
+				return fmt.Errorf("store: watch %s at rev %d: canceled by the server", s.prefix, next)
 			}
-			received := time.Now()
+			next = wr.Header.Revision + 1
 			if wr.IsProgressNotify() || len(wr.Events) == 0 {
 				s.setRevision(wr.Header.Revision)
 				continue
@@ -332,6 +338,29 @@ func (s *Store) watch(ctx context.Context, rev int64) error {
 			}
 		}
 	}
+}
+
+// startWatch opens the watch, giving up after the request timeout. The
+// client's Watch blocks until its stream to etcd is open, which is forever
+// when etcd died between the list and the watch; the loop must notice that
+// like any other failure. On failure it cancels wctx, which makes Watch
+// return, and joins the goroutine.
+func (s *Store) startWatch(wctx context.Context, cancel context.CancelFunc, from int64) (clientv3.WatchChan, error) {
+	opened := make(chan clientv3.WatchChan, 1)
+	go func() {
+		opened <- s.client.Watch(wctx, s.prefix, clientv3.WithPrefix(), clientv3.WithRev(from), clientv3.WithProgressNotify())
+	}()
+	t := time.NewTimer(s.requestTimeout)
+	defer t.Stop()
+	select {
+	case wch := <-opened:
+		return wch, nil
+	case <-t.C:
+	case <-wctx.Done():
+	}
+	cancel()
+	<-opened
+	return nil, fmt.Errorf("store: watch %s from rev %d: not established within %s", s.prefix, from, s.requestTimeout)
 }
 
 // ping reads one key: linearizable, so it fails without a leader.
@@ -476,8 +505,8 @@ func (s *Store) loadState() {
 		s.log.Warn("ignoring the state file: it is for another prefix", "path", s.stateFile, "file_prefix", st.Prefix, "prefix", s.prefix)
 		return
 	}
-	s.apply(st.changes(), true, st.Revision, SourceDisk, time.Time{})
 	s.log.Warn("serving from state file", "path", s.stateFile, "revision", st.Revision, "keys", len(st.Entries))
+	s.apply(st.changes(), true, st.Revision, SourceDisk, time.Time{})
 }
 
 // stateLoop writes the state file after swaps from etcd, at most once per

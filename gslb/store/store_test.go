@@ -19,7 +19,7 @@ import (
 )
 
 func TestLoadAndWatch(t *testing.T) {
-	h := newHarness(t, etcdtest.New(t))
+	h := newHarness(t, etcdtest.Shared(t))
 	rev := h.apply(t, map[string]string{zoneKey: zoneJSON, euKey: euJSON, usKey: usJSON, wwwKey: wwwJSON})
 	h.run(t)
 	snap := h.ready(t)
@@ -83,7 +83,7 @@ func TestLoadAndWatch(t *testing.T) {
 }
 
 func TestRejectBadValue(t *testing.T) {
-	h := newHarness(t, etcdtest.New(t))
+	h := newHarness(t, etcdtest.Shared(t))
 	h.apply(t, map[string]string{zoneKey: zoneJSON, euKey: euJSON, usKey: usJSON, wwwKey: wwwJSON})
 	h.run(t)
 	h.ready(t)
@@ -133,7 +133,7 @@ func TestRejectBadValue(t *testing.T) {
 }
 
 func TestRejectDanglingReference(t *testing.T) {
-	h := newHarness(t, etcdtest.New(t))
+	h := newHarness(t, etcdtest.Shared(t))
 	h.apply(t, map[string]string{zoneKey: zoneJSON, euKey: euJSON, usKey: usJSON, wwwKey: wwwJSON})
 	h.run(t)
 	h.ready(t)
@@ -172,7 +172,7 @@ func TestRejectDanglingReference(t *testing.T) {
 }
 
 func TestDeleteRegionLeavesProblem(t *testing.T) {
-	h := newHarness(t, etcdtest.New(t))
+	h := newHarness(t, etcdtest.Shared(t))
 	h.apply(t, map[string]string{zoneKey: zoneJSON, euKey: euJSON, usKey: usJSON, wwwKey: wwwJSON})
 	h.run(t)
 	h.ready(t)
@@ -214,7 +214,7 @@ func TestDeleteRegionLeavesProblem(t *testing.T) {
 // revision: the store must relist, take the changes it missed, and still
 // keep the last good value of a key whose new value is bad.
 func TestRelistAfterCompaction(t *testing.T) {
-	h := newHarness(t, etcdtest.New(t))
+	h := newHarness(t, etcdtest.Shared(t))
 	h.apply(t, map[string]string{zoneKey: zoneJSON, euKey: euJSON, usKey: usJSON, wwwKey: wwwJSON})
 	first := true
 	h.st.afterList = func() {
@@ -306,6 +306,34 @@ func TestEtcdRestart(t *testing.T) {
 	if got := val(t, h.st.m.connected); got != 1 {
 		t.Errorf("meridian_store_connected = %v, want 1", got)
 	}
+}
+
+// TestEtcdStopsBeforeWatch stops etcd between the list and the watch: the
+// client's Watch then waits for a connection forever, and the store must
+// still notice, and recover when etcd is back.
+func TestEtcdStopsBeforeWatch(t *testing.T) {
+	srv := etcdtest.New(t)
+	etcdtest.RequireEmbedded(t, srv)
+	h := newHarness(t, srv)
+	h.apply(t, map[string]string{zoneKey: zoneJSON, euKey: euJSON, usKey: usJSON, wwwKey: wwwJSON})
+	first := true
+	h.st.afterList = func() {
+		if first {
+			first = false
+			srv.Stop()
+		}
+	}
+	h.run(t)
+	before := h.ready(t)
+	waitFor(t, "the store to notice", func() bool { return strings.Contains(h.st.Status().LastError, "not established") })
+	if got := h.st.Snapshot(); got != before {
+		t.Errorf("snapshot changed while etcd was down")
+	}
+	if err := srv.Restart(t.Context()); err != nil {
+		t.Fatalf("Restart: %v", err)
+	}
+	h.put(t, apKey, apJSON)
+	waitFor(t, "a change after the restart", func() bool { return h.st.Snapshot().Region("ap-southeast") != nil })
 }
 
 // TestColdStartFromStateFile: a store writes its state file; a later store
@@ -505,7 +533,7 @@ func TestNew(t *testing.T) {
 }
 
 func TestMetricsLint(t *testing.T) {
-	h := newHarness(t, etcdtest.New(t))
+	h := newHarness(t, etcdtest.Shared(t))
 	h.apply(t, map[string]string{zoneKey: zoneJSON, euKey: euJSON, usKey: `{`, wwwKey: wwwJSON})
 	h.run(t)
 	h.ready(t)
@@ -544,7 +572,7 @@ func TestMetricsLint(t *testing.T) {
 }
 
 func TestApplyGetList(t *testing.T) {
-	srv := etcdtest.New(t)
+	srv := etcdtest.Shared(t)
 	cli := etcdtest.Client(t, srv)
 	prefix := etcdtest.Prefix(t)
 	ctx := t.Context()

@@ -36,6 +36,8 @@ import (
 	"go.etcd.io/etcd/server/v3/embed"
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/backoff"
+
+	"github.com/meridian-gslb/meridian/gslb/store/internal/zapslog"
 )
 
 // ErrExternal is returned by Restart on a Server made by Attach: the
@@ -125,7 +127,7 @@ func (s *Server) Client() (*clientv3.Client, error) {
 	return clientv3.New(clientv3.Config{
 		Endpoints:   s.Endpoints(),
 		DialTimeout: 5 * time.Second,
-		Logger:      zapToSlog(s.cfg.Logger, nil),
+		Logger:      zapslog.New(s.cfg.Logger, nil),
 		DialOptions: []grpc.DialOption{grpc.WithConnectParams(grpc.ConnectParams{
 			Backoff: backoff.Config{
 				BaseDelay:  50 * time.Millisecond,
@@ -244,7 +246,7 @@ func (s *Server) embedConfig() (*embed.Config, error) {
 	c.AdvertisePeerUrls = []url.URL{*pu}
 	c.InitialCluster = c.InitialClusterFromName(c.Name)
 	c.InitialClusterToken = "meridian-dev"
-	c.ZapLoggerBuilder = embed.NewZapLoggerBuilder(zapToSlog(s.cfg.Logger, &s.closing))
+	c.ZapLoggerBuilder = embed.NewZapLoggerBuilder(zapslog.New(s.cfg.Logger, &s.closing))
 	c.LogLevel = "error"
 	c.QuotaBackendBytes = quotaBytes
 	c.UnsafeNoFsync = s.cfg.NoFsync

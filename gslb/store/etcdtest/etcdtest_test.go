@@ -10,7 +10,7 @@ import (
 )
 
 func TestMain(m *testing.M) {
-	goleak.VerifyTestMain(m)
+	goleak.VerifyTestMain(M(m))
 }
 
 func TestNewClientPrefix(t *testing.T) {
@@ -40,5 +40,16 @@ func TestRequireEmbedded(t *testing.T) {
 	})
 	if reached {
 		t.Errorf("RequireEmbedded did not skip for an external etcd")
+	}
+}
+
+func TestShared(t *testing.T) {
+	a, b := Shared(t), Shared(t)
+	if a != b {
+		t.Errorf("Shared() returned two servers")
+	}
+	cli := Client(t, a)
+	if _, err := cli.Put(t.Context(), Prefix(t)+"k", "v"); err != nil {
+		t.Fatalf("Put: %v", err)
 	}
 }

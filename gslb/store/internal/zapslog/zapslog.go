@@ -1,4 +1,6 @@
-package embedetcd
+// Package zapslog forwards the zap logs of etcd's server and client to a
+// slog.Logger, errors only.
+package zapslog
 
 import (
 	"context"
@@ -9,13 +11,13 @@ import (
 	"go.uber.org/zap/zapcore"
 )
 
-// zapToSlog returns a zap logger that forwards entries at level error and
+// New returns a zap logger that forwards entries at level error and
 // above to l, and drops the rest, and everything while mute is set. etcd
 // logs every raft step at info; in a dev server or a test that is noise,
 // but an error (a corrupt WAL, a port in use) must still reach the
 // operator. mute is set while the server closes, when etcd reports each
 // listener it shuts as a failure ("use of closed network connection").
-func zapToSlog(l *slog.Logger, mute *atomic.Bool) *zap.Logger {
+func New(l *slog.Logger, mute *atomic.Bool) *zap.Logger {
 	if l == nil {
 		return zap.NewNop()
 	}
