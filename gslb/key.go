@@ -95,7 +95,7 @@ func ParseKey(rel string) (Key, error) {
 			k.Kind = KindProbeStatus
 			k.Parent, k.Name, err = twoParts(rest, checkID, checkAddr)
 		default:
-			return Key{}, fmt.Errorf("%w %q: want status/proxies/... or status/probes/...", ErrBadKey, rel)
+			return Key{}, fmt.Errorf("%w %q: want status/proxies/<region>/<instance> or status/probes/<prober>/<address>", ErrBadKey, rel)
 		}
 	default:
 		return Key{}, fmt.Errorf("%w %q: unknown directory %q (zones, regions, services, pools, geo/networks, status)", ErrBadKey, rel, dir)
@@ -165,7 +165,7 @@ func checkID(s string) error {
 	for i := 0; i < len(s); i++ {
 		c := s[i]
 		if !(c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c >= '0' && c <= '9' || c == '-' || c == '_' || c == '.' || c == ':') {
-			return fmt.Errorf("id %q: want letters, digits and - _ . :", s)
+			return fmt.Errorf("id %q: want letters, digits, '-', '_', '.' and ':'", s)
 		}
 	}
 	return nil

@@ -25,7 +25,6 @@ func newRegistry() *prometheus.Registry {
 // admin is the operator endpoint of every server command: /metrics,
 // /healthz (alive and able to serve) and /readyz (ready for traffic).
 type admin struct {
-	addr   string
 	reg    *prometheus.Registry
 	logger *slog.Logger
 	// ready reports whether the component can take traffic, and a status

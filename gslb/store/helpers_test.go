@@ -39,15 +39,6 @@ const (
 	waitLimit = 15 * time.Second
 )
 
-func seed() map[string][]byte {
-	return map[string][]byte{
-		zoneKey: []byte(zoneJSON),
-		euKey:   []byte(euJSON),
-		usKey:   []byte(usJSON),
-		wwwKey:  []byte(wwwJSON),
-	}
-}
-
 // waitFor polls cond until it holds or the deadline passes.
 func waitFor(t testing.TB, what string, cond func() bool) {
 	t.Helper()

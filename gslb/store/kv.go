@@ -83,7 +83,7 @@ func List(ctx context.Context, client *clientv3.Client, prefix string) (map[stri
 // empty key would put a value at the prefix itself.
 func checkRel(k string) error {
 	if k == "" || strings.HasPrefix(k, "/") {
-		return fmt.Errorf("store: key %q: want a key relative to the prefix, such as services/www.example.", k)
+		return fmt.Errorf("store: key %q: want a key relative to the prefix, such as \"services/www.example.\"", k)
 	}
 	return nil
 }
