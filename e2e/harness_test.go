@@ -26,13 +26,13 @@ import (
 
 // cluster is one test's etcd and keyspace.
 type cluster struct {
-	t      *testing.T
+	t      testing.TB
 	etcd   *embedetcd.Server
 	cli    *clientv3.Client
 	prefix string
 }
 
-func newCluster(t *testing.T) *cluster {
+func newCluster(t testing.TB) *cluster {
 	t.Helper()
 	srv := etcdtest.New(t)
 	return &cluster{t: t, etcd: srv, cli: etcdtest.Client(t, srv), prefix: etcdtest.Prefix(t)}
@@ -78,7 +78,7 @@ func validators() gslb.Validators {
 	return gslb.Validators{Record: dnsserver.CheckRecord}
 }
 
-func testLogger(t *testing.T) *slog.Logger {
+func testLogger(t testing.TB) *slog.Logger {
 	if testing.Verbose() && os.Getenv("MERIDIAN_TEST_LOGS") != "" {
 		return slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelDebug}))
 	}
@@ -141,7 +141,7 @@ func (c *cluster) startDNS(stateFile string) *dnsNode {
 
 // query asks the server one question over proto, with ECS when subnet is
 // not "".
-func query(t *testing.T, proto, server, name string, qtype uint16, subnet string) *dns.Msg {
+func query(t testing.TB, proto, server, name string, qtype uint16, subnet string) *dns.Msg {
 	t.Helper()
 	m := new(dns.Msg)
 	m.SetQuestion(dns.Fqdn(name), qtype)
@@ -192,7 +192,7 @@ func ecsScope(r *dns.Msg) (int, bool) {
 }
 
 // eventually polls cond until it holds or the deadline passes.
-func eventually(t *testing.T, within time.Duration, what string, cond func() (bool, string)) time.Duration {
+func eventually(t testing.TB, within time.Duration, what string, cond func() (bool, string)) time.Duration {
 	t.Helper()
 	start := time.Now()
 	deadline := start.Add(within)

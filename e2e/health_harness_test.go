@@ -40,7 +40,7 @@ type backend struct {
 	srv *http.Server
 }
 
-func newBackend(t *testing.T, name string) *backend {
+func newBackend(t testing.TB, name string) *backend {
 	t.Helper()
 	b := &backend{name: name, addr: "127.0.0.1:0"}
 	b.start(t)
@@ -48,7 +48,7 @@ func newBackend(t *testing.T, name string) *backend {
 	return b
 }
 
-func (b *backend) start(t *testing.T) {
+func (b *backend) start(t testing.TB) {
 	t.Helper()
 	var ln net.Listener
 	var err error
@@ -142,7 +142,7 @@ type worldOptions struct {
 	check string
 }
 
-func newWorld(t *testing.T, o worldOptions) *world {
+func newWorld(t testing.TB, o worldOptions) *world {
 	t.Helper()
 	if o.check == "" {
 		o.check = fastCheck
@@ -278,12 +278,12 @@ func waitChan(c <-chan struct{}, d time.Duration) {
 }
 
 // answer is the A answer a client in subnet gets.
-func (w *world) answer(t *testing.T, subnet string) string {
+func (w *world) answer(t testing.TB, subnet string) string {
 	t.Helper()
 	return join(answerAddrs(query(t, "udp", w.dns.addr, "www.gslb.example.", dns.TypeA, subnet)))
 }
 
-func (w *world) waitAnswer(t *testing.T, within time.Duration, subnet, want, what string) time.Duration {
+func (w *world) waitAnswer(t testing.TB, within time.Duration, subnet, want, what string) time.Duration {
 	t.Helper()
 	return eventually(t, within, what, func() (bool, string) {
 		got := w.answer(t, subnet)
@@ -294,6 +294,13 @@ func (w *world) waitAnswer(t *testing.T, within time.Duration, subnet, want, wha
 // startProber runs a prober whose checks leave from source (a vantage
 // point); its verdicts live on their own lease.
 func (c *cluster) startProber(id string, source netip.Addr, leaseTTL time.Duration) (stop func()) {
+	stop, _ = c.startProberPub(id, source, leaseTTL)
+	return stop
+}
+
+// startProberPub is startProber that also returns the prober's publisher
+// (to count its etcd writes).
+func (c *cluster) startProberPub(id string, source netip.Addr, leaseTTL time.Duration) (stop func(), pub *store.Publisher) {
 	t := c.t
 	t.Helper()
 	cli, err := c.etcd.Client()
@@ -304,7 +311,7 @@ func (c *cluster) startProber(id string, source netip.Addr, leaseTTL time.Durati
 	if err != nil {
 		t.Fatal(err)
 	}
-	pub := store.NewPublisher(cli, leaseTTL, testLogger(t))
+	pub = store.NewPublisher(cli, leaseTTL, testLogger(t))
 	p, err := prober.New(prober.Options{
 		ID: id, Prefix: c.prefix, Snapshot: st.Snapshot, Changed: st.Changed, Sink: pub,
 		Logger: testLogger(t), CheckerOptions: probes.CheckerOptions{SourceAddr: source},
@@ -329,7 +336,7 @@ func (c *cluster) startProber(id string, source netip.Addr, leaseTTL time.Durati
 	stop = func() { once.Do(func() { cancel(); wg.Wait(); _ = cli.Close() }) }
 	_ = errNot200
 	t.Cleanup(stop)
-	return stop
+	return stop, pub
 }
 
 // get fetches url with a fresh connection per request, so a killed

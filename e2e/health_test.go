@@ -18,7 +18,7 @@ const (
 
 // steady waits until every continent gets its own region: proxies up,
 // heartbeats in, backends checked.
-func (w *world) steady(t *testing.T) {
+func (w *world) steady(t testing.TB) {
 	t.Helper()
 	for name, px := range w.proxies {
 		eventually(t, 10*time.Second, name+" proxy sees both backends up", func() (bool, string) {

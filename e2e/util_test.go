@@ -2,6 +2,7 @@ package e2e
 
 import (
 	"maps"
+	"os"
 	"slices"
 	"strings"
 	"testing"
@@ -17,7 +18,7 @@ func keysOf[V any](m map[string]V) []string { return slices.Sorted(maps.Keys(m))
 func contains(s, sub string) bool { return strings.Contains(s, sub) }
 
 // counterValue sums every series of a counter family.
-func counterValue(t *testing.T, g prometheus.Gatherer, name string) float64 {
+func counterValue(t testing.TB, g prometheus.Gatherer, name string) float64 {
 	t.Helper()
 	mfs, err := g.Gather()
 	if err != nil {
@@ -40,9 +41,16 @@ func counterValue(t *testing.T, g prometheus.Gatherer, name string) float64 {
 	return sum
 }
 
-func etcdRequireEmbedded(t *testing.T, c *cluster) {
+func etcdRequireEmbedded(t testing.TB, c *cluster) {
 	t.Helper()
 	etcdtest.RequireEmbedded(t, c.etcd)
 }
 
 func clientv3WithPrefix() clientv3.OpOption { return clientv3.WithPrefix() }
+
+func getenv(k, def string) string {
+	if v, ok := os.LookupEnv(k); ok {
+		return v
+	}
+	return def
+}

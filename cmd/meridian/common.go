@@ -80,7 +80,9 @@ func (n *nodeFlags) register(fs *flag.FlagSet, component, defAdmin string) {
 	fs.StringVar(&n.stateDir, "state-dir", "/var/lib/meridian", "directory for the on-disk copy of the last good state (used when etcd is down at start)")
 }
 
-func (n *nodeFlags) open(component string, stderr io.Writer) (*node, error) {
+// open builds the node; name makes the state file's name
+// (<state-dir>/<name>.state.json), unique per instance on a host.
+func (n *nodeFlags) open(name string, stderr io.Writer) (*node, error) {
 	logger, err := n.log.logger(stderr)
 	if err != nil {
 		return nil, err
@@ -96,7 +98,7 @@ func (n *nodeFlags) open(component string, stderr io.Writer) (*node, error) {
 			cli.Close()
 			return nil, fmt.Errorf("state dir: %w", err)
 		}
-		stateFile = filepath.Join(n.stateDir, component+".state.json")
+		stateFile = filepath.Join(n.stateDir, name+".state.json")
 	}
 	st, err := store.New(store.Options{
 		Client:     cli,

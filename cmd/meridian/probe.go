@@ -22,7 +22,7 @@ func runProbe(ctx context.Context, args []string, _, stderr io.Writer) error {
 	if _, err := parse(fs, args); err != nil {
 		return err
 	}
-	n, err := nf.open("probe", stderr)
+	n, err := nf.open("probe-"+*id, stderr)
 	if err != nil {
 		return err
 	}

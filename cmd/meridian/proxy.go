@@ -47,7 +47,7 @@ func runProxy(ctx context.Context, args []string, _, stderr io.Writer) error {
 		_, port, _ := net.SplitHostPort(httpLn.Addr().String())
 		*instance = host + "-" + port
 	}
-	n, err := nf.open("proxy", stderr)
+	n, err := nf.open("proxy-"+*instance, stderr)
 	if err != nil {
 		httpLn.Close()
 		return err
