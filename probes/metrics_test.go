@@ -7,12 +7,12 @@ import (
 
 	"github.com/google/go-cmp/cmp"
 	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/testutil"
 	"github.com/prometheus/client_golang/prometheus/testutil/promlint"
 	dto "github.com/prometheus/client_model/go"
 )
 
-// The helpers below stand in for prometheus/testutil, whose diff dependency is not in go.sum;
-// gatherAndLint is what testutil.GatherAndLint does.
+// gather returns the registry's families by name.
 
 func gather(t *testing.T, reg *prometheus.Registry) map[string]*dto.MetricFamily {
 	t.Helper()
@@ -29,13 +29,9 @@ func gather(t *testing.T, reg *prometheus.Registry) map[string]*dto.MetricFamily
 
 func gatherAndLint(t *testing.T, reg *prometheus.Registry) []promlint.Problem {
 	t.Helper()
-	mfs, err := reg.Gather()
+	problems, err := testutil.GatherAndLint(reg)
 	if err != nil {
-		t.Fatalf("Gather: %v", err)
-	}
-	problems, err := promlint.NewWithMetricFamilies(mfs).Lint()
-	if err != nil {
-		t.Fatalf("Lint: %v", err)
+		t.Fatalf("GatherAndLint: %v", err)
 	}
 	return problems
 }

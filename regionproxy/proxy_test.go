@@ -15,23 +15,17 @@ import (
 
 	"github.com/meridian-gslb/meridian/gslb"
 	"github.com/prometheus/client_golang/prometheus"
-	"github.com/prometheus/client_golang/prometheus/testutil/promlint"
+	"github.com/prometheus/client_golang/prometheus/testutil"
 )
 
 // fastCheck notices a change within a few hundred milliseconds.
 const fastCheck = `"check":{"interval":"100ms","timeout":"80ms","rise":2,"fall":2}`
 
-// lint is what testutil.GatherAndLint does; testutil itself needs a diff
-// module that is not in go.sum.
 func lint(t *testing.T, reg *prometheus.Registry) {
 	t.Helper()
-	mfs, err := reg.Gather()
+	problems, err := testutil.GatherAndLint(reg)
 	if err != nil {
-		t.Fatalf("Gather: %v", err)
-	}
-	problems, err := promlint.NewWithMetricFamilies(mfs).Lint()
-	if err != nil {
-		t.Fatalf("Lint: %v", err)
+		t.Fatalf("GatherAndLint: %v", err)
 	}
 	for _, p := range problems {
 		t.Errorf("metric %s: %s", p.Metric, p.Text)

@@ -12,7 +12,7 @@ import (
 
 	"github.com/google/go-cmp/cmp"
 	"github.com/prometheus/client_golang/prometheus"
-	"github.com/prometheus/client_golang/prometheus/testutil/promlint"
+	"github.com/prometheus/client_golang/prometheus/testutil"
 	clientv3 "go.etcd.io/etcd/client/v3"
 
 	"github.com/meridian-gslb/meridian/gslb/store/etcdtest"
@@ -540,13 +540,11 @@ func TestMetricsLint(t *testing.T) {
 	h.put(t, apKey, apJSON)
 	waitFor(t, "a watch swap", func() bool { return h.st.Snapshot().Region("ap-southeast") != nil })
 
-	// promlint is what testutil.GatherAndLint runs; testutil itself
-	// needs a module that go.mod does not have.
-	mfs, err := h.reg.Gather()
+	problems, err := testutil.GatherAndLint(h.reg)
 	if err != nil {
 		t.Fatal(err)
 	}
-	problems, err := promlint.NewWithMetricFamilies(mfs).Lint()
+	mfs, err := h.reg.Gather()
 	if err != nil {
 		t.Fatal(err)
 	}
