@@ -12,7 +12,7 @@ type Zone struct {
 	// records that do not carry their own. Default 1h.
 	TTL Duration `json:"ttl,omitempty"`
 	// SOA fields. Missing fields get defaults (see Defaults).
-	SOA SOA `json:"soa"`
+	SOA SOA `json:"soa,omitzero"`
 	// Nameservers are the zone's NS records. A nameserver inside the zone
 	// must list its addresses, which are served as glue.
 	Nameservers []Nameserver `json:"nameservers"`
