@@ -9,11 +9,15 @@
 //     function of the request, the current snapshot and the options. Tests
 //     call it directly.
 //   - ServeDNS wraps Resolve for miekg/dns: it recovers panics (SERVFAIL,
-//     counted, logged), writes through a pooled buffer and times the query.
+//     counted, logged), rate-limits UDP answers (rrl.go), writes through a
+//     pooled buffer, times the query and logs it if sampled (querylog.go).
 //   - ListenAndServe binds UDP and TCP on every address, serves until the
 //     context ends and shuts down gracefully.
 //   - CheckRecord is gslb.Validators.Record: it rejects a static record
 //     before it reaches a snapshot if this server could not serve it.
+//   - DNSSEC (dnssec*.go): zones with a key (Options.DNSSEC, LoadKeys)
+//     are signed online for DO queries: an RRSIG per RRset, cached by
+//     content; NSEC black lies (RFC 9824) for negative answers.
 //
 // # Invariants
 //
@@ -28,6 +32,14 @@
 //     client's size and Options.UDPSize, truncated by (*dns.Msg).Truncate
 //     with TC set; NXDOMAIN and NODATA carry exactly one SOA, with the
 //     negative TTL of RFC 2308.
+//   - A query without DO gets the same answer whether or not its zone is
+//     signed (but for the DNSKEY and nested DS RRsets, which are data). A
+//     DO query for a signed zone gets DO back, an RRSIG that verifies for
+//     every RRset, an NSEC at the name for a negative answer and never
+//     NXDOMAIN; AD is never set.
+//   - Memory does not grow with traffic: the RRL table is fixed at New,
+//     TCP connections are bounded (limits.go), the query log is
+//     rate-limited. RRL keeps no lock and allocates nothing per query.
 //   - Responses are never answered; unparseable messages are dropped when
 //     they have no header, else answered FORMERR by miekg/dns.
 //   - Label values of the metrics are bounded: zones and services come from

@@ -97,6 +97,11 @@ type metrics struct {
 	panics    prometheus.Counter
 	ecs       prometheus.Counter
 
+	rrlDropped, rrlSlipped [nKinds]prometheus.Counter // by rrlKind
+	tcpConns               prometheus.Gauge
+	tcpRejected            prometheus.Counter
+	queryLogSuppressed     prometheus.Counter
+
 	mu    sync.Mutex               // guards zones; taken only when compiling a snapshot
 	zones map[string]*zoneCounters // by zone name, "none" included
 	none  *zoneCounters
@@ -142,8 +147,33 @@ func newMetrics(reg prometheus.Registerer) (*metrics, error) {
 	for i, p := range []string{protoUDP, protoTCP} {
 		m.duration[i] = hist.WithLabelValues(p)
 	}
+	dropped := prometheus.NewCounterVec(prometheus.CounterOpts{
+		Namespace: ns, Subsystem: sub, Name: "rrl_dropped_total",
+		Help: "UDP responses not sent because response rate limiting limited them, by kind of response (answer, nodata, nxdomain, referral, error).",
+	}, []string{"kind"})
+	slipped := prometheus.NewCounterVec(prometheus.CounterOpts{
+		Namespace: ns, Subsystem: sub, Name: "rrl_slipped_total",
+		Help: "UDP responses limited by response rate limiting and sent empty with TC set instead, so that the client retries over TCP, by kind of response.",
+	}, []string{"kind"})
+	for k := range nKinds {
+		m.rrlDropped[k] = dropped.WithLabelValues(rrlKindLabels[k])
+		m.rrlSlipped[k] = slipped.WithLabelValues(rrlKindLabels[k])
+	}
+	m.tcpConns = prometheus.NewGauge(prometheus.GaugeOpts{
+		Namespace: ns, Subsystem: sub, Name: "tcp_connections",
+		Help: "Open TCP connections.",
+	})
+	m.tcpRejected = prometheus.NewCounter(prometheus.CounterOpts{
+		Namespace: ns, Subsystem: sub, Name: "tcp_connections_rejected_total",
+		Help: "TCP connections reset at once because the server had its maximum open.",
+	})
+	m.queryLogSuppressed = prometheus.NewCounter(prometheus.CounterOpts{
+		Namespace: ns, Subsystem: sub, Name: "query_log_suppressed_total",
+		Help: "Sampled queries not logged because the query log was at its rate limit.",
+	})
 	if reg != nil {
-		for _, c := range []prometheus.Collector{m.queries, hist, m.decisions, m.fallback, m.truncated, m.panics, m.ecs} {
+		for _, c := range []prometheus.Collector{m.queries, hist, m.decisions, m.fallback, m.truncated, m.panics, m.ecs,
+			dropped, slipped, m.tcpConns, m.tcpRejected, m.queryLogSuppressed} {
 			if err := reg.Register(c); err != nil {
 				return nil, err
 			}

@@ -29,6 +29,13 @@ type reply struct {
 	aaaa   [gslb.MaxAnswers]dns.AAAA
 	ip     [gslb.MaxAnswers][16]byte
 	addrs  [gslb.MaxAnswers]netip.Addr
+
+	// DNSSEC (signReply): the sections with their RRSIGs, the NSEC of a
+	// negative answer and its type bitmap.
+	signed     [16]dns.RR
+	signedUsed int
+	nsec       dns.NSEC
+	bitmap     [16]uint16
 }
 
 // query is what resolve learned about a request.
@@ -40,6 +47,7 @@ type query struct {
 	edns       bool
 	clientSize int // the client's UDP payload size, at least 512
 	nsid       bool
+	do         bool // DNSSEC OK (RFC 3225)
 
 	ecs      *dns.EDNS0_SUBNET // valid ECS option of the request, nil if none
 	ecsBad   bool              // an ECS option was malformed: FORMERR, no echo
@@ -47,6 +55,9 @@ type query struct {
 	srcBits  int               // ECS source bits used (clipped), -1 without usable ECS
 	maxScope int               // the longest source prefix honoured for the ECS family
 	scope    int               // ECS scope to answer with
+
+	zone *zone    // the zone that answers, nil outside every zone
+	neg  negative // what a negative answer denies, for its NSEC
 }
 
 // Resolve answers one query. It holds all of the server's DNS behaviour;
@@ -86,10 +97,19 @@ func (s *Server) resolve(req *dns.Msg, remote netip.AddrPort, proto string, r *r
 
 	q := query{req: req, proto: proto, remote: remote.Addr().Unmap(), srcBits: -1}
 	rcode, zc := s.process(r, &q)
+	// Signed answers only for DO queries (RFC 4035 §3.1), only for zones
+	// with a key; everything else is exactly what it was without DNSSEC.
+	signed := q.do && q.zone != nil && q.zone.keys != nil
+	if signed && (rcode == dns.RcodeSuccess || rcode == dns.RcodeNameError) {
+		rcode = s.signReply(r, &q, rcode)
+	}
 	m.Rcode = rcode
 
 	if q.edns {
 		r.opt.Hdr = dns.RR_Header{Name: ".", Rrtype: dns.TypeOPT, Class: uint16(s.udpSize)}
+		if signed {
+			r.opt.SetDo() // RFC 3225 §3: copied when we sign
+		}
 		opts := r.opts[:0]
 		if q.ecs != nil && !q.ecsBad {
 			r.ecs = dns.EDNS0_SUBNET{
@@ -173,7 +193,27 @@ func (s *Server) process(r *reply, q *query) (int, *zoneCounters) {
 		return dns.RcodeRefused, zc // zone transfer: secondaries read etcd, not AXFR
 	}
 	m.Authoritative = true
+	q.zone = n.zone
+	if p := n.zone.parent; qs.Qtype == dns.TypeDS && exact && n == n.zone.apex && p != nil && p.keys != nil {
+		return s.parentDS(r, q, n), zc
+	}
 	return s.lookup(r, q, c, n, exact, name, qs.Qtype), zc
+}
+
+// parentDS answers DS at the apex of a zone nested in a signed zone that
+// we also serve from the parent, as RFC 4035 §3.1.4.1 requires: DS lives
+// on the parent side of the cut. The child's DS when it is signed, else
+// NODATA, which the NSEC (NS, no DS) turns into proof that it is not.
+func (s *Server) parentDS(r *reply, q *query, n *node) int {
+	m, p := &r.msg, n.zone.parent
+	q.zone = p
+	if ds := n.zone.ds; ds != nil {
+		m.Answer = append(m.Answer, ds...)
+		return dns.RcodeSuccess
+	}
+	m.Ns = append(m.Ns, p.negSOA)
+	q.neg = negative{kind: negDelegation, name: n.name}
+	return dns.RcodeSuccess
 }
 
 // lookup answers a name inside a zone: RFC 1034 §4.3.2 for one zone, with
@@ -187,6 +227,7 @@ func (s *Server) lookup(r *reply, q *query, c *compiled, n *node, exact bool, na
 		if !exact {
 			if n.wildcard == nil {
 				m.Ns = append(m.Ns, z.negSOA)
+				q.neg = negative{kind: negNXDomain, name: name}
 				return dns.RcodeNameError
 			}
 			n, owner = n.wildcard, name
@@ -217,6 +258,7 @@ func (s *Server) lookup(r *reply, q *query, c *compiled, n *node, exact bool, na
 			}
 			if n.empty() {
 				m.Ns = append(m.Ns, z.negSOA)
+				q.neg = negative{kind: negNoData, name: orDefault(owner, n.name), node: n}
 				return dns.RcodeSuccess
 			}
 			appendRRs(&m.Answer, []dns.RR{z.hinfo}, orDefault(owner, n.name))
@@ -225,6 +267,7 @@ func (s *Server) lookup(r *reply, q *query, c *compiled, n *node, exact bool, na
 		rrs := n.rrset(qtype)
 		if rrs == nil {
 			m.Ns = append(m.Ns, z.negSOA)
+			q.neg = negative{kind: negNoData, name: orDefault(owner, n.name), node: n}
 			return dns.RcodeSuccess
 		}
 		appendRRs(&m.Answer, rrs, owner)
@@ -289,6 +332,7 @@ func (s *Server) steer(r *reply, q *query, c *compiled, n *node, qtype uint16) i
 			return dns.RcodeSuccess
 		}
 		m.Ns = append(m.Ns, n.zone.negSOA)
+		q.neg = negative{kind: negNoData, name: n.name, node: n}
 		return dns.RcodeSuccess
 	}
 	ttl := seconds(d.TTL)
@@ -354,6 +398,7 @@ func (s *Server) parseEDNS(q *query) int {
 		return dns.RcodeSuccess
 	}
 	q.edns = true
+	q.do = opt.Do()
 	// RFC 6891 §6.2.5: a payload size below 512 means 512.
 	q.clientSize = max(int(opt.UDPSize()), dns.MinMsgSize)
 	if opt.Hdr.Name != "." {

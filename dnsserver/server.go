@@ -11,7 +11,6 @@ import (
 	"runtime/debug"
 	"sync"
 	"sync/atomic"
-	"syscall"
 	"time"
 
 	"github.com/miekg/dns"
@@ -64,6 +63,20 @@ type Options struct {
 	// ShutdownTimeout bounds the graceful shutdown of ListenAndServe.
 	// Default DefaultShutdownTimeout.
 	ShutdownTimeout time.Duration
+	// DNSSEC configures online signing (dnssec.go); the zero value signs
+	// nothing.
+	DNSSEC DNSSECOptions
+	// RRL configures response rate limiting of UDP answers; on by
+	// default.
+	RRL RRLOptions
+	// TCP configures the TCP listeners: connection limit and timeouts.
+	TCP TCPOptions
+	// QueryLog configures the sampled query log; off by default.
+	QueryLog QueryLogOptions
+	// Workers is the number of UDP sockets per listen address, sharing
+	// the port through SO_REUSEPORT (Linux only), each read by its own
+	// goroutine. Default 1: see README.md for the measurement.
+	Workers int
 }
 
 // ECSOptions configure EDNS Client Subnet (RFC 7871). The zero value
@@ -89,6 +102,13 @@ type Server struct {
 	udpSize         int
 	ecs             ECSOptions
 	shutdownTimeout time.Duration
+	tcp             TCPOptions
+	workers         int
+
+	rrl  *rrl      // nil: off
+	qlog *queryLog // nil: off
+
+	dnssec *signer // nil: no zone is signed
 
 	cur       atomic.Pointer[compiled]
 	compileMu sync.Mutex
@@ -135,12 +155,35 @@ func New(opts Options) (*Server, error) {
 	if opts.ShutdownTimeout <= 0 {
 		opts.ShutdownTimeout = DefaultShutdownTimeout
 	}
+	var err error
+	if opts.RRL, err = opts.RRL.withDefaults(); err != nil {
+		errs = append(errs, err)
+	}
+	if opts.TCP, err = opts.TCP.withDefaults(); err != nil {
+		errs = append(errs, err)
+	}
+	if opts.QueryLog, err = opts.QueryLog.withDefaults(); err != nil {
+		errs = append(errs, err)
+	}
+	if opts.Workers == 0 {
+		opts.Workers = 1
+	}
+	if opts.Workers < 1 || opts.Workers > 64 {
+		errs = append(errs, fmt.Errorf("dnsserver: Options.Workers %d out of range 1..64", opts.Workers))
+	}
+	if opts.Workers > 1 && !reusePortSupported {
+		errs = append(errs, fmt.Errorf("dnsserver: Options.Workers %d needs SO_REUSEPORT, which this system does not balance", opts.Workers))
+	}
 	if err := errors.Join(errs...); err != nil {
 		return nil, err
 	}
 	m, err := newMetrics(opts.Registerer)
 	if err != nil {
 		return nil, fmt.Errorf("dnsserver: register metrics: %w", err)
+	}
+	sg, err := newSigner(opts.DNSSEC, opts.Registerer)
+	if err != nil {
+		return nil, err
 	}
 	log := opts.Logger
 	if log == nil {
@@ -156,7 +199,12 @@ func New(opts Options) (*Server, error) {
 		udpSize:         int(opts.UDPSize),
 		ecs:             opts.ECS,
 		shutdownTimeout: opts.ShutdownTimeout,
+		tcp:             opts.TCP,
+		workers:         opts.Workers,
+		rrl:             newRRL(opts.RRL),
+		qlog:            newQueryLog(opts.QueryLog, log, opts.RRL, opts.ECS, m),
 		panicSeen:       map[string]bool{},
+		dnssec:          sg,
 	}
 	s.replies.New = func() any { return new(reply) }
 	s.bufs.New = func() any {
@@ -167,14 +215,33 @@ func New(opts Options) (*Server, error) {
 	return s, nil
 }
 
-// ServeDNS implements dns.Handler: Resolve, then write the answer.
+// ServeDNS implements dns.Handler: Resolve, rate-limit UDP answers, write
+// the answer, log it if sampled.
 func (s *Server) ServeDNS(w dns.ResponseWriter, req *dns.Msg) {
 	start := time.Now()
 	proto, remote := transport(w)
 	defer s.recoverQuery(w, req, proto)
 	r := s.replies.Get().(*reply)
 	if m := s.resolve(req, remote, proto, r); m != nil {
-		s.write(w, m)
+		var line queryLine
+		logged := s.qlog != nil && s.qlog.take(start)
+		if logged {
+			line = s.qlog.capture(s, req, m, remote.Addr(), proto)
+		}
+		action := rrlSend
+		if s.rrl != nil && proto == protoUDP {
+			action = s.rrlCheck(m, remote.Addr(), start)
+		}
+		switch action {
+		case rrlSlip:
+			slipReply(m)
+			s.write(w, m)
+		case rrlSend:
+			s.write(w, m)
+		}
+		if logged {
+			s.qlog.emit(&line, time.Since(start), action)
+		}
 	}
 	*r = reply{} // drop references to the snapshot before pooling
 	s.replies.Put(r)
@@ -325,16 +392,18 @@ func (s *Server) ListenAndServe(ctx context.Context, addrs []string, started fun
 			}
 		}
 	}
+	lim := &connLimit{max: int64(s.tcp.MaxConns), writeTimeout: s.tcp.WriteTimeout, m: s.m}
 	for _, addr := range addrs {
-		pc, l, err := listenPair(ctx, addr)
+		pcs, l, err := listenGroup(ctx, addr, s.workers)
 		if err != nil {
 			closeAll()
 			return fmt.Errorf("dnsserver: listen %s: %w", addr, err)
 		}
-		servers = append(servers,
-			s.dnsServer(protoUDP, &dns.Server{PacketConn: pc}),
-			s.dnsServer(protoTCP, &dns.Server{Listener: l}))
-		bound = append(bound, pc.LocalAddr().(*net.UDPAddr).AddrPort())
+		for _, pc := range pcs {
+			servers = append(servers, s.dnsServer(protoUDP, &dns.Server{PacketConn: pc}))
+		}
+		servers = append(servers, s.dnsServer(protoTCP, &dns.Server{Listener: &limitListener{Listener: l, lim: lim}}))
+		bound = append(bound, pcs[0].LocalAddr().(*net.UDPAddr).AddrPort())
 	}
 	s.addrMu.Lock()
 	s.addrs = bound
@@ -409,33 +478,12 @@ func (s *Server) dnsServer(proto string, srv *dns.Server) *dns.Server {
 	srv.UDPSize = s.udpSize
 	srv.MsgAcceptFunc = s.acceptFunc(proto)
 	srv.MsgInvalidFunc = s.invalidFunc(proto)
+	if proto == protoTCP {
+		srv.ReadTimeout = s.tcp.ReadTimeout
+		srv.WriteTimeout = s.tcp.WriteTimeout // documented, not used by miekg/dns: limitConn enforces it
+		idle := s.tcp.IdleTimeout
+		srv.IdleTimeout = func() time.Duration { return idle }
+		srv.MaxTCPQueries = s.tcp.MaxQueries
+	}
 	return srv
-}
-
-// listenPair binds UDP and TCP on addr. With port 0, the kernel picks the
-// TCP port and UDP binds the same one, retrying if it is taken.
-func listenPair(ctx context.Context, addr string) (net.PacketConn, net.Listener, error) {
-	host, port, err := net.SplitHostPort(addr)
-	if err != nil {
-		return nil, nil, err
-	}
-	var lc net.ListenConfig
-	for try := 0; ; try++ {
-		l, err := lc.Listen(ctx, "tcp", addr)
-		if err != nil {
-			return nil, nil, err
-		}
-		udpAddr := addr
-		if port == "0" {
-			udpAddr = net.JoinHostPort(host, fmt.Sprint(l.Addr().(*net.TCPAddr).Port))
-		}
-		pc, err := lc.ListenPacket(ctx, "udp", udpAddr)
-		if err == nil {
-			return pc, l, nil
-		}
-		l.Close()
-		if port != "0" || try == 10 || !errors.Is(err, syscall.EADDRINUSE) {
-			return nil, nil, err
-		}
-	}
 }

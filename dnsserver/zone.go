@@ -38,6 +38,10 @@ type zone struct {
 	glue     []dns.RR // A/AAAA of in-zone nameservers, for the additional section of NS answers
 	hinfo    *dns.HINFO
 	counters *zoneCounters
+
+	keys   []*Key   // DNSSEC signing keys; nil: the zone is served unsigned
+	parent *zone    // the zone this one is nested in, when we serve it too
+	ds     []dns.RR // the DS RRset its parent answers with, when both are signed
 }
 
 // node is one owner name. A node without RRsets and service is an empty
@@ -167,6 +171,22 @@ func (s *Server) compile(snap *gslb.Snapshot) *compiled {
 	for _, gz := range gzones {
 		if outer := c.zoneOf(parent(gz.Name)); outer != nil {
 			c.ensure(parent(gz.Name), outer)
+			c.zones[gz.Name].parent = outer
+		}
+	}
+	if s.dnssec != nil {
+		for _, z := range c.zones {
+			if keys := s.dnssec.keys[z.name]; keys != nil {
+				z.keys = keys
+				for _, rr := range zoneDNSKEYs(keys, z.ttl) {
+					z.apex.add(rr)
+				}
+			}
+		}
+		for _, z := range c.zones {
+			if z.keys != nil && z.parent != nil && z.parent.keys != nil {
+				z.ds = zoneDS(z.keys, z.parent.ttl)
+			}
 		}
 	}
 	for _, gz := range gzones {
@@ -404,8 +424,9 @@ var ErrRecord = errors.New("dnsserver: bad record")
 // record, zone-file directives, classes other than IN, names outside the
 // zone, the SOA (generated from the zone's soa settings and the etcd
 // revision), NS records (they come from the zone's nameservers; delegations
-// below the apex are not supported), DNAME, DNSSEC records (zones are not
-// signed), meta types, a CNAME at the apex and records that do not pack.
+// below the apex are not supported), DNAME, DNSSEC records (the signer
+// makes them from the keys), meta types, a CNAME at the apex and records
+// that do not pack.
 func CheckRecord(origin, text string) error {
 	origin = strings.ToLower(dns.Fqdn(origin))
 	_, err := parseRecord(origin, text, uint32(gslb.DefaultZoneTTL/time.Second))
@@ -464,7 +485,7 @@ func checkServable(origin string, rr dns.RR) error {
 		return errors.New("DNAME is not supported")
 	case dns.TypeDS, dns.TypeDNSKEY, dns.TypeRRSIG, dns.TypeNSEC, dns.TypeNSEC3, dns.TypeNSEC3PARAM,
 		dns.TypeCDS, dns.TypeCDNSKEY, dns.TypeKEY, dns.TypeSIG, dns.TypeNXT:
-		return fmt.Errorf("%s: the zone is not signed", dns.TypeToString[h.Rrtype])
+		return fmt.Errorf("%s: DNSSEC records are not configured: the server makes them when the zone has a key (--dnssec-keys)", dns.TypeToString[h.Rrtype])
 	case dns.TypeOPT, dns.TypeTSIG, dns.TypeTKEY, dns.TypeANY, dns.TypeAXFR, dns.TypeIXFR,
 		dns.TypeMAILA, dns.TypeMAILB, dns.TypeNone, dns.TypeReserved:
 		return fmt.Errorf("%s is a meta type, not data", dns.TypeToString[h.Rrtype])

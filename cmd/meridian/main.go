@@ -49,6 +49,7 @@ func commands() []command {
 		{"dev", "run everything on loopback with an embedded etcd and a demo policy", runDev},
 		{"policy", "validate, apply, get, list or delete policy keys", runPolicy},
 		{"explain", "show how a name is steered for a client, and why", runExplain},
+		{"dnssec", "generate DNSSEC signing keys, print DS records for the parent zone", runDNSSEC},
 		{"version", "print the version", runVersion},
 	}
 }
