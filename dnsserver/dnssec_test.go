@@ -167,8 +167,9 @@ func TestResolveSigned(t *testing.T) {
 			if !resp.Authoritative || resp.AuthenticatedData || resp.Truncated {
 				t.Errorf("Resolve(%q) AA %v AD %v TC %v, want AA only", tc.qname, resp.Authoritative, resp.AuthenticatedData, resp.Truncated)
 			}
-			if opt := resp.IsEdns0(); opt == nil || opt.Do() == tc.unsigned {
-				t.Errorf("Resolve(%q) reply OPT %v, want DO %v", tc.qname, opt, !tc.unsigned)
+			// RFC 3225 §3: DO is copied, signed zone or not.
+			if opt := resp.IsEdns0(); opt == nil || !opt.Do() {
+				t.Errorf("Resolve(%q) reply OPT %v, want DO copied", tc.qname, opt)
 			}
 			compareSection(t, "answer", tc.answer, withoutRRSIG(resp.Answer), false)
 			compareSection(t, "authority", tc.ns, withoutRRSIG(resp.Ns), false)
@@ -189,7 +190,7 @@ func TestResolveSigned(t *testing.T) {
 func TestSignedWithoutDO(t *testing.T) {
 	ss := newSignedServer(t, nil, "gslb.example.")
 	for _, tc := range cases {
-		if tc.Name == "DO cleared" {
+		if tc.Name == "DO copied" {
 			continue // sets DO
 		}
 		t.Run(tc.name(), func(t *testing.T) {
@@ -224,8 +225,9 @@ func TestSignedTable(t *testing.T) {
 			} else if n := countType(resp, dns.TypeRRSIG) + countType(resp, dns.TypeNSEC); n > 0 {
 				t.Errorf("%d DNSSEC records in a %s answer", n, rcodeName(resp.Rcode))
 			}
-			if opt := resp.IsEdns0(); opt != nil && opt.Do() != signed {
-				t.Errorf("reply DO = %v, want %v", opt.Do(), signed)
+			// RFC 3225 §3: DO is copied into every reply, signed or not.
+			if opt := resp.IsEdns0(); opt != nil && !opt.Do() {
+				t.Errorf("reply DO = false, want the query's DO copied")
 			}
 			want := tc
 			if want.Rcode == dns.RcodeNameError {
@@ -237,6 +239,9 @@ func TestSignedTable(t *testing.T) {
 			plain.Extra = withoutDNSSEC(plain.Extra)
 			if opt := plain.IsEdns0(); opt != nil {
 				opt.SetDo(false)
+			}
+			if opt := req.IsEdns0(); opt != nil {
+				opt.SetDo(false) // compared as the unsigned query it was built from
 			}
 			want.Check(t, req, plain)
 		})

@@ -294,8 +294,9 @@ func (tc Case) Check(t testing.TB, req, resp *dns.Msg) {
 	if opt == nil {
 		return
 	}
-	if opt.Do() {
-		t.Errorf("%s: DO set in reply; we do not sign", tc.name())
+	// RFC 3225 §3: the DO bit of the query MUST be copied in the response.
+	if opt.Do() != (reqOpt != nil && reqOpt.Do()) {
+		t.Errorf("%s: reply DO %v, query DO %v", tc.name(), opt.Do(), reqOpt != nil && reqOpt.Do())
 	}
 	if opt.Version() != 0 {
 		t.Errorf("%s: reply EDNS version %d", tc.name(), opt.Version())

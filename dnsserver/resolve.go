@@ -107,8 +107,8 @@ func (s *Server) resolve(req *dns.Msg, remote netip.AddrPort, proto string, r *r
 
 	if q.edns {
 		r.opt.Hdr = dns.RR_Header{Name: ".", Rrtype: dns.TypeOPT, Class: uint16(s.udpSize)}
-		if signed {
-			r.opt.SetDo() // RFC 3225 §3: copied when we sign
+		if q.do {
+			r.opt.SetDo() // RFC 3225 §3: the DO bit of the query MUST be copied
 		}
 		opts := r.opts[:0]
 		if q.ecs != nil && !q.ecsBad {
@@ -389,7 +389,7 @@ func (s *Server) parseEDNS(q *query) int {
 			continue
 		}
 		if opt != nil {
-			q.edns = true
+			q.edns, q.do = true, o.Do()
 			return dns.RcodeFormatError // RFC 6891 §6.1.1: at most one OPT
 		}
 		opt = o

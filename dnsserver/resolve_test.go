@@ -133,7 +133,7 @@ var cases = []Case{
 	{Name: "NOTIMP status", Qname: "gslb.example.", Qtype: dns.TypeSOA, EDNS: true, Rcode: dns.RcodeNotImplemented,
 		mutate: func(m *dns.Msg) { m.Opcode = dns.OpcodeStatus }},
 	{Name: "OPT qtype", Qname: "gslb.example.", Qtype: dns.TypeOPT, Rcode: dns.RcodeFormatError},
-	{Name: "DO cleared", Qname: "mail.gslb.example.", Qtype: dns.TypeA, EDNS: true, Answer: []string{"mail.gslb.example. 300 IN A 192.0.2.25"},
+	{Name: "DO copied", Qname: "mail.gslb.example.", Qtype: dns.TypeA, EDNS: true, Answer: []string{"mail.gslb.example. 300 IN A 192.0.2.25"},
 		mutate: func(m *dns.Msg) { m.IsEdns0().SetDo() }},
 	{Name: "unknown EDNS option ignored", Qname: "mail.gslb.example.", Qtype: dns.TypeA, EDNS: true, Answer: []string{"mail.gslb.example. 300 IN A 192.0.2.25"},
 		mutate: func(m *dns.Msg) {

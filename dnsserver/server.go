@@ -97,6 +97,7 @@ type Server struct {
 	geo             geo.Locator
 	log             *slog.Logger
 	m               *metrics
+	ednsInvalid     ednsInvalid // unparseable EDNS queries awaiting their FORMERR (formerr.go)
 	nsidText        string
 	nsid            string // hex, as dns.EDNS0_NSID wants it
 	udpSize         int
@@ -357,6 +358,7 @@ func (s *Server) invalidFunc(proto string) dns.MsgInvalidFunc {
 	return func(m []byte, err error) {
 		if len(m) >= 12 {
 			s.m.none.inc(0, dns.RcodeFormatError, proto)
+			s.ednsInvalid.note(m)
 		}
 	}
 }
@@ -478,6 +480,9 @@ func (s *Server) dnsServer(proto string, srv *dns.Server) *dns.Server {
 	srv.UDPSize = s.udpSize
 	srv.MsgAcceptFunc = s.acceptFunc(proto)
 	srv.MsgInvalidFunc = s.invalidFunc(proto)
+	srv.DecorateWriter = func(w dns.Writer) dns.Writer {
+		return &formerrWriter{Writer: w, pending: &s.ednsInvalid, udpSize: uint16(s.udpSize)}
+	}
 	if proto == protoTCP {
 		srv.ReadTimeout = s.tcp.ReadTimeout
 		srv.WriteTimeout = s.tcp.WriteTimeout // documented, not used by miekg/dns: limitConn enforces it
