@@ -11,7 +11,7 @@ FUZZTIME ?= 60s
 # Benchmarks: iterations are bounded by -benchtime, never by wall clock in tests.
 BENCHTIME ?= 1s
 
-.PHONY: help deps build run test test-short lint fmt vet staticcheck fuzz bench e2e verify clean tools
+.PHONY: help deps dns-conformance build run test test-short lint fmt vet staticcheck fuzz bench e2e verify clean tools
 
 help: ## show this help
 	@awk 'BEGIN {FS = ":.*## "} /^[a-zA-Z0-9_-]+:.*## / {printf "  %-14s %s\n", $$1, $$2}' $(MAKEFILE_LIST)
@@ -71,6 +71,9 @@ fuzz: ## run every fuzz target for FUZZTIME each (default 60s)
 
 bench: ## Go benchmarks of the hot paths (-benchmem); see docs/benchmarks.md
 	$(GO) test -run '^$$' -bench . -benchmem -benchtime $(BENCHTIME) ./gslb/... ./dnsserver/... ./regionproxy/...
+
+dns-conformance: ## DNS conformance: dig/kdig/delv, zonemaster-cli and unbound against meridian dev and meridian dns (root; conformance/README.md)
+	bash conformance/run.sh
 
 e2e: ## end-to-end tests only (embedded etcd, DNS, proxies on loopback)
 	$(GO) test -race -count=1 -timeout 9m ./e2e/...
