@@ -70,7 +70,7 @@ fuzz: ## run every fuzz target for FUZZTIME each (default 60s)
 	done
 
 bench: ## Go benchmarks of the hot paths (-benchmem); see docs/benchmarks.md
-	$(GO) test -run '^$$' -bench . -benchmem -benchtime $(BENCHTIME) ./gslb/... ./dnsserver/... ./regionproxy/...
+	$(GO) test -run '^$$' -bench . -benchmem -benchtime $(BENCHTIME) ./gslb/... ./dnsserver/... ./regionproxy/... ./bench/hotpath/
 
 dns-conformance: ## DNS conformance: dig/kdig/delv, zonemaster-cli and unbound against meridian dev and meridian dns (root; conformance/README.md)
 	bash conformance/run.sh
@@ -79,6 +79,8 @@ e2e: ## end-to-end tests only (embedded etcd, DNS, proxies on loopback)
 	$(GO) test -race -count=1 -timeout 9m ./e2e/...
 
 verify: lint test ## everything CI checks
+
+include bench/Makefile.inc
 
 clean: ## remove build output
 	rm -rf $(BIN)
