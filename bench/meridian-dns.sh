@@ -69,27 +69,9 @@ setup)
 run)
   : "${BENCH_DNS_ADDR:?}" "${BENCH_DNS_PORT:?}" "${BENCH_MMDB:?}"
   [ -x "$BIN/benchseed" ] && [ -f "$W/policy.json" ] || { say "run 'meridian-dns.sh setup' first"; exit 1; }
-  CHILDREN=()
-  cleanup() {
-    local p
-    for p in "${CHILDREN[@]}"; do kill -TERM "$p" 2>/dev/null || true; done
-    for p in "${CHILDREN[@]}"; do wait "$p" 2>/dev/null || true; done
-  }
-  trap cleanup EXIT
-  trap 'exit 143' TERM INT
-
-  rm -rf "$W/etcd"
-  "$BIN/benchseed" etcd --dir "$W/etcd" --client-url "$ETCD_URL" > "$W/etcd.log" 2>&1 &
-  CHILDREN+=($!)
-  for ((i = 0; i < 150; i++)); do
-    grep -q '^ready' "$W/etcd.log" 2>/dev/null && break
-    kill -0 "${CHILDREN[0]}" 2>/dev/null || { say "etcd exited:"; cat "$W/etcd.log" >&2; exit 1; }
-    sleep 0.2
-  done
-  grep -q '^ready' "$W/etcd.log" || { say "etcd did not start in 30 s"; exit 1; }
-  say "etcd at $ETCD_URL"
-  export MERIDIAN_ETCD_ENDPOINTS=$ETCD_URL
-  "$MERIDIAN" policy apply "$W/policy.json" >&2
+  # shellcheck source=lib/meridian-run.sh
+  . "$HERE/lib/meridian-run.sh"
+  meridian_etcd_policy
 
   if [ "$V6" = none ]; then
     "$MERIDIAN" probe --id bench --admin '' --state-dir "$W/probe" --log-format text \
