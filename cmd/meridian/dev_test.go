@@ -3,6 +3,7 @@ package main
 import (
 	"bytes"
 	"context"
+	"errors"
 	"fmt"
 	"io"
 	"log/slog"
@@ -75,36 +76,31 @@ func TestCheatSheet(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	c := devConfig{
-		etcdURL:     fmt.Sprintf("http://127.0.0.1:%d", freePort(t)),
-		dns:         fmt.Sprintf("127.0.0.1:%d", freeUDPTCPPort(t)),
-		admin:       fmt.Sprintf("127.0.0.1:%d", freePort(t)),
-		dataDir:     t.TempDir(),
-		proxyPort:   freePort(t),
-		backendBase: 20000 + rand.IntN(40000),
-		self:        "MERIDIAN_TEST_MAIN=1 " + exe,
-	}
-	out := &syncBuffer{}
-	ctx, cancel := context.WithCancel(context.Background())
-	done := make(chan error, 1)
-	go func() { done <- devMain(ctx, c, slog.New(slog.NewTextHandler(io.Discard, nil)), out) }()
-	t.Cleanup(func() {
-		cancel()
-		if err := <-done; err != nil {
-			t.Errorf("dev mode: %v", err)
+	// Ports are picked free and may be taken by another test before dev
+	// mode binds them; a start that fails on a bind is tried again with
+	// new ports. The backends' base stays below Linux's ephemeral range
+	// (32768-60999), where outgoing connections would collide with it.
+	var c devConfig
+	var out *syncBuffer
+	for attempt := 1; ; attempt++ {
+		c = devConfig{
+			etcdURL:     fmt.Sprintf("http://127.0.0.1:%d", freePort(t)),
+			dns:         fmt.Sprintf("127.0.0.1:%d", freeUDPTCPPort(t)),
+			admin:       fmt.Sprintf("127.0.0.1:%d", freePort(t)),
+			dataDir:     t.TempDir(),
+			proxyPort:   freePort(t),
+			backendBase: 10000 + rand.IntN(20000),
+			self:        "MERIDIAN_TEST_MAIN=1 " + exe,
 		}
-	})
-	deadline := time.Now().Add(30 * time.Second)
-	for !strings.Contains(out.String(), "Ctrl-C stops everything") {
-		select {
-		case err := <-done:
-			t.Fatalf("dev mode exited: %v", err)
-		default:
+		var err error
+		out, err = startDev(t, c)
+		if err == nil {
+			break
 		}
-		if time.Now().After(deadline) {
-			t.Fatalf("no cheat sheet within 30s; output:\n%s", out.String())
+		if attempt == 3 {
+			t.Fatalf("dev mode did not start in %d attempts; last: %v", attempt, err)
 		}
-		time.Sleep(20 * time.Millisecond) // poll interval of a deadline-bounded wait
+		t.Logf("dev mode attempt %d: %v; again with other ports", attempt, err)
 	}
 	printed := out.String()
 	policy, err := devPolicy(c)
@@ -142,4 +138,39 @@ func TestCheatSheet(t *testing.T) {
 	if ran < 10 {
 		t.Errorf("ran %d cheat sheet commands, want at least 10", ran)
 	}
+}
+
+// startDev runs dev mode until the test ends and waits for its cheat
+// sheet. It returns dev mode's error if it exits first.
+func startDev(t *testing.T, c devConfig) (*syncBuffer, error) {
+	t.Helper()
+	out := &syncBuffer{}
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() { done <- devMain(ctx, c, slog.New(slog.NewTextHandler(io.Discard, nil)), out) }()
+	deadline := time.Now().Add(30 * time.Second)
+	for !strings.Contains(out.String(), "Ctrl-C stops everything") {
+		select {
+		case err := <-done:
+			cancel()
+			if err == nil {
+				err = errors.New("exited without an error before printing the cheat sheet")
+			}
+			return nil, err
+		default:
+		}
+		if time.Now().After(deadline) {
+			cancel()
+			<-done
+			t.Fatalf("no cheat sheet within 30s; output:\n%s", out.String())
+		}
+		time.Sleep(20 * time.Millisecond) // poll interval of a deadline-bounded wait
+	}
+	t.Cleanup(func() {
+		cancel()
+		if err := <-done; err != nil {
+			t.Errorf("dev mode: %v", err)
+		}
+	})
+	return out, nil
 }
