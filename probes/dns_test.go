@@ -46,14 +46,24 @@ func (h dnsHandler) ServeDNS(w dns.ResponseWriter, req *dns.Msg) {
 func newDNSServer(t *testing.T) string {
 	t.Helper()
 	h := dnsHandler{release: make(chan struct{})}
-	pc, err := net.ListenPacket("udp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	ln, err := net.Listen("tcp", pc.LocalAddr().String())
-	if err != nil {
+	// A free UDP port may be taken for TCP by another test process: try
+	// a few ports.
+	var pc net.PacketConn
+	var ln net.Listener
+	for attempt := 1; ; attempt++ {
+		var err error
+		pc, err = net.ListenPacket("udp", "127.0.0.1:0")
+		if err != nil {
+			t.Fatal(err)
+		}
+		ln, err = net.Listen("tcp", pc.LocalAddr().String())
+		if err == nil {
+			break
+		}
 		pc.Close()
-		t.Fatalf("TCP on the UDP port: %v", err)
+		if attempt == 20 {
+			t.Fatalf("TCP on the UDP port: %v", err)
+		}
 	}
 	servers := []*dns.Server{{PacketConn: pc, Handler: h}, {Listener: ln, Handler: h}}
 	errs := make(chan error, len(servers))
