@@ -64,7 +64,7 @@ func TestConformance(t *testing.T) {
 			failed.WriteString(line + "\n")
 		}
 	}
-	t.Errorf("run.sh: %v (%s)\n%s\nlast lines:\n%s", err, summary, failed.String(), tail(out.String(), 15))
+	t.Errorf("run.sh: %v (%s)\n%s\nlast lines:\n%s", err, summary, failed.String(), tail(out.String(), 45))
 }
 
 func lastLine(s string) string {
