@@ -6,6 +6,7 @@ import (
 	"hash/maphash"
 	"net/netip"
 	"slices"
+	"strings"
 	"sync/atomic"
 	"time"
 
@@ -73,10 +74,11 @@ type RRLOptions struct {
 	// of its own. Default DefaultRRLRate.
 	Rate int
 	// NoDataRate (empty answers, keyed by the name), NXDomainRate (keyed
-	// by the zone, so random names share one bucket), ReferralRate (keyed
-	// by the delegation) and ErrorRate (REFUSED, FORMERR, SERVFAIL,
-	// NOTIMP, BADVERS, keyed by the client prefix alone) override Rate
-	// for one kind; 0 means Rate.
+	// by the zone, so random names share one bucket; the NOERROR "black
+	// lie" of a signed zone for a name that does not exist counts as
+	// NXDOMAIN), ReferralRate (keyed by the delegation) and ErrorRate
+	// (REFUSED, FORMERR, SERVFAIL, NOTIMP, BADVERS, keyed by the client
+	// prefix alone) override Rate for one kind; 0 means Rate.
 	NoDataRate, NXDomainRate, ReferralRate, ErrorRate int
 	// Window bounds how far behind its rate a key can fall, and so how
 	// long it stays limited after a flood stops. 1s to 1h; default
@@ -428,20 +430,22 @@ func (s *Server) rrlCheck(m *dns.Msg, remote netip.Addr, now time.Time) rrlActio
 // when the answer was synthesised from one, so random names under a
 // wildcard share one bucket, as BIND does), the zone for NXDOMAIN (so do
 // random names that do not exist), the delegation for referrals, none for
-// errors.
+// errors. A signed answer for a name that does not exist is NOERROR with
+// an NSEC black lie (RFC 9824) rather than NXDOMAIN; it is NXDOMAIN here,
+// so a random-subdomain flood gets its zone's one NXDOMAIN bucket and rate
+// with DO set as without, not NODATA buckets of whatever existing names
+// the random labels are put under.
 func (s *Server) classify(m *dns.Msg) (kind rrlKind, name string, wildcard bool) {
 	switch {
 	case len(m.Question) != 1:
 		return kindError, "", false
 	case m.Rcode == dns.RcodeNameError:
-		for _, rr := range m.Ns {
-			if rr.Header().Rrtype == dns.TypeSOA {
-				return kindNXDomain, rr.Header().Name, false
-			}
-		}
-		return kindNXDomain, m.Question[0].Name, false
+		return kindNXDomain, negativeZone(m), false
 	case m.Rcode != dns.RcodeSuccess:
 		return kindError, "", false
+	}
+	if isBlackLie(m) {
+		return kindNXDomain, negativeZone(m), false
 	}
 	if len(m.Answer) == 0 && !m.Authoritative {
 		for _, rr := range m.Ns {
@@ -456,6 +460,52 @@ func (s *Server) classify(m *dns.Msg) (kind rrlKind, name string, wildcard bool)
 	}
 	name, wildcard = s.imputedName(m.Question[0].Name)
 	return kind, name, wildcard
+}
+
+// negativeZone is the zone of a negative answer: the owner of the SOA in
+// its authority section; for a black lie answered to a query for type
+// NSEC, which has no SOA, the signer of the NSEC; else (not sent by this
+// server) the query name.
+func negativeZone(m *dns.Msg) string {
+	for _, rr := range m.Ns {
+		if rr.Header().Rrtype == dns.TypeSOA {
+			return rr.Header().Name
+		}
+	}
+	for _, rr := range m.Answer {
+		if sig, ok := rr.(*dns.RRSIG); ok && sig.TypeCovered == dns.TypeNSEC {
+			return sig.SignerName
+		}
+	}
+	return m.Question[0].Name
+}
+
+// isBlackLie reports whether m is a black lie (RFC 9824): NOERROR with an
+// NSEC at the query name whose type bitmap has NXNAME, in the authority
+// section of an empty answer, or as the answer to a query for type NSEC
+// (which an unsigned zone answers NXDOMAIN too). NXNAME is a meta-type
+// that no name has: it is only in the NSEC of a name that does not exist
+// ((*reply).blackLie), never in one that proves NODATA or an empty
+// non-terminal.
+func isBlackLie(m *dns.Msg) bool {
+	q := m.Question[0]
+	switch {
+	case len(m.Answer) == 0:
+		return hasNXName(m.Ns, q.Name)
+	case q.Qtype == dns.TypeNSEC:
+		return hasNXName(m.Answer, q.Name)
+	}
+	return false
+}
+
+// hasNXName reports whether rrs has an NSEC at name with NXNAME.
+func hasNXName(rrs []dns.RR, name string) bool {
+	for _, rr := range rrs {
+		if nsec, ok := rr.(*dns.NSEC); ok && strings.EqualFold(nsec.Hdr.Name, name) && slices.Contains(nsec.TypeBitMap, dns.TypeNXNAME) {
+			return true
+		}
+	}
+	return false
 }
 
 // imputedName is qname if it exists in the current compilation, else the

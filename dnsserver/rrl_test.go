@@ -1,8 +1,10 @@
 package dnsserver
 
 import (
+	"fmt"
 	"net"
 	"net/netip"
+	"slices"
 	"strings"
 	"testing"
 	"testing/synctest"
@@ -262,6 +264,64 @@ func TestRRLClassify(t *testing.T) {
 	}
 }
 
+// TestRRLClassifySigned classifies the answers of a signed zone to DO
+// queries: a name that does not exist is NOERROR with an NSEC black lie
+// (RFC 9824), and must share its zone's NXDOMAIN bucket as it does
+// unsigned, while real NODATA stays keyed by its name.
+func TestRRLClassifySigned(t *testing.T) {
+	ss := newSignedServer(t, nestedKeys(), "gslb.example.", "sub.gslb.example.")
+	nxname := func(qname, owner string) *dns.Msg { // hand-built: NOERROR, an NSEC with NXNAME at owner
+		m := new(dns.Msg)
+		m.SetQuestion(qname, dns.TypeA)
+		m.Response, m.Authoritative = true, true
+		m.Ns = []dns.RR{mustRR(t, nsec(owner, "RRSIG NSEC TYPE128"))}
+		return m
+	}
+	for _, tc := range []struct {
+		name     string
+		msg      *dns.Msg // the answer; else Resolve(qname, qtype) with DO
+		qname    string
+		qtype    uint16
+		noDO     bool
+		kind     rrlKind
+		key      string
+		wildcard bool
+	}{
+		{name: "black lie by its zone", qname: "random-1234.gslb.example.", qtype: dns.TypeA, kind: kindNXDomain, key: "gslb.example."},
+		{name: "black lie, 0x20", qname: "RaNdOm-1234.GsLb.ExAmPlE.", qtype: dns.TypeAAAA, kind: kindNXDomain, key: "gslb.example."},
+		{name: "black lie below an empty non-terminal", qname: "x.b.gslb.example.", qtype: dns.TypeTXT, kind: kindNXDomain, key: "gslb.example."},
+		{name: "black lie in a nested signed zone", qname: "random.sub.gslb.example.", qtype: dns.TypeA, kind: kindNXDomain, key: "sub.gslb.example."},
+		{name: "black lie answering type NSEC", qname: "random-1234.gslb.example.", qtype: dns.TypeNSEC, kind: kindNXDomain, key: "gslb.example."},
+		{name: "without DO: real nxdomain", qname: "random-1234.gslb.example.", qtype: dns.TypeA, noDO: true, kind: kindNXDomain, key: "gslb.example."},
+		{name: "unsigned nested zone with DO", qname: "random.plain.gslb.example.", qtype: dns.TypeA, kind: kindNXDomain, key: "plain.gslb.example."},
+		{name: "signed answer", qname: "mail.gslb.example.", qtype: dns.TypeA, kind: kindAnswer, key: "mail.gslb.example."},
+		{name: "NSEC of a name that exists", qname: "mail.gslb.example.", qtype: dns.TypeNSEC, kind: kindAnswer, key: "mail.gslb.example."},
+		{name: "signed nodata", qname: "mail.gslb.example.", qtype: dns.TypeMX, kind: kindNoData, key: "mail.gslb.example."},
+		{name: "signed empty non-terminal", qname: "b.gslb.example.", qtype: dns.TypeA, kind: kindNoData, key: "b.gslb.example."},
+		{name: "signed service without the family", qname: "v4only.gslb.example.", qtype: dns.TypeAAAA, kind: kindNoData, key: "v4only.gslb.example."},
+		{name: "signed wildcard", qname: "random-1234.wild.gslb.example.", qtype: dns.TypeA, kind: kindAnswer, key: "wild.gslb.example.", wildcard: true},
+		{name: "signed wildcard nodata", qname: "random-1234.wild.gslb.example.", qtype: dns.TypeTXT, kind: kindNoData, key: "wild.gslb.example.", wildcard: true},
+		{name: "DS of an unsigned child", qname: "plain.gslb.example.", qtype: dns.TypeDS, kind: kindNoData, key: "plain.gslb.example."},
+		{name: "NXNAME at another name", msg: nxname("mail.gslb.example.", "y.gslb.example."), kind: kindNoData, key: "mail.gslb.example."},
+		{name: "NXNAME without SOA or RRSIG", msg: nxname("x.gslb.example.", "X.gslb.example."), kind: kindNXDomain, key: "x.gslb.example."},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			m := tc.msg
+			if m == nil {
+				req := doMsg(tc.qname, tc.qtype, "")
+				if tc.noDO {
+					req = Case{Qname: tc.qname, Qtype: tc.qtype, EDNS: true}.Msg()
+				}
+				m = ss.Resolve(req, netip.MustParseAddrPort("192.0.2.7:5300"), "udp")
+			}
+			kind, key, wildcard := ss.classify(m)
+			if kind != tc.kind || key != tc.key || wildcard != tc.wildcard {
+				t.Errorf("classify(%s) = %s %q %v, want %s %q %v\n%v", tc.name, rrlKindLabels[kind], key, wildcard, rrlKindLabels[tc.kind], tc.key, tc.wildcard, m)
+			}
+		})
+	}
+}
+
 func mustRR(t testing.TB, s string) dns.RR {
 	t.Helper()
 	rr, err := dns.NewRR(s)
@@ -368,6 +428,68 @@ func testRRLServe(t *testing.T) {
 	}
 }
 
+// TestRRLBlackLieFlood floods a signed zone with random names from one
+// /24, with and without DO, under several existing names and for several
+// types (NSEC among them, which the black lie answers): NXDOMAIN and its
+// signed form, the black lie, share the zone's one NXDOMAIN bucket and
+// rate, so the flood is limited as a plain NXDOMAIN flood is, whatever mix
+// of names and flags the attacker picks. The bubble's clock stands still.
+func TestRRLBlackLieFlood(t *testing.T) { synctest.Test(t, testRRLBlackLieFlood) }
+
+func testRRLBlackLieFlood(t *testing.T) {
+	ss := newSignedServer(t, nil, "gslb.example.")
+	ss.rrl = testRRL(t, RRLOptions{Rate: 100, NXDomainRate: 5, Slip: NoSlip})
+	parents := []string{"gslb.example.", "mail.gslb.example.", "www.gslb.example.", "b.gslb.example."}
+	qtypes := []uint16{dns.TypeA, dns.TypeAAAA, dns.TypeNSEC}
+	w := &recordWriter{remote: &net.UDPAddr{IP: net.ParseIP("192.0.2.7"), Port: 5300}}
+	const n = 120
+	for i := range n {
+		req := Case{Qname: fmt.Sprintf("r%04d.%s", i, parents[i%len(parents)]), Qtype: qtypes[i%len(qtypes)], EDNS: true}.Msg()
+		if i%2 == 0 {
+			req.IsEdns0().SetDo()
+		}
+		w.remote.(*net.UDPAddr).IP[15] = byte(i) // spoofed sources within one /24
+		ss.ServeDNS(w, req)
+	}
+	var blackLies, nxdomains int
+	for _, b := range w.msgs {
+		m := new(dns.Msg)
+		if err := m.Unpack(b); err != nil {
+			t.Fatal(err)
+		}
+		switch {
+		case m.Rcode == dns.RcodeNameError:
+			nxdomains++
+		case m.Rcode == dns.RcodeSuccess && slices.ContainsFunc(slices.Concat(m.Answer, m.Ns), func(rr dns.RR) bool {
+			nsec, ok := rr.(*dns.NSEC)
+			return ok && slices.Contains(nsec.TypeBitMap, dns.TypeNXNAME)
+		}):
+			blackLies++
+		default:
+			t.Errorf("reply is neither NXDOMAIN nor a black lie: %v", m)
+		}
+	}
+	// The burst of a fresh bucket at rate 5: the first 5 queries, of
+	// which 3 have DO.
+	if len(w.msgs) != 5 || blackLies != 3 || nxdomains != 2 {
+		t.Errorf("%d queries: %d answered (%d black lies, %d NXDOMAIN), want 5 (3, 2)", n, len(w.msgs), blackLies, nxdomains)
+	}
+	if got := counterValue(t, ss.m.rrlDropped[kindNXDomain]); got != n-5 {
+		t.Errorf("rrl_dropped_total{kind=nxdomain} = %v, want %d", got, n-5)
+	}
+	for _, k := range []rrlKind{kindAnswer, kindNoData} {
+		if got := counterValue(t, ss.m.rrlDropped[k]); got != 0 {
+			t.Errorf("rrl_dropped_total{kind=%s} = %v, want 0", rrlKindLabels[k], got)
+		}
+	}
+	// Another /24 has its own bucket.
+	other := &recordWriter{remote: &net.UDPAddr{IP: net.ParseIP("192.0.3.7"), Port: 5300}}
+	ss.ServeDNS(other, doMsg("r9999.gslb.example.", dns.TypeA, ""))
+	if len(other.msgs) != 1 {
+		t.Errorf("a client in another /24 was limited by the flood")
+	}
+}
+
 // TestRRLWire sends a burst of UDP queries for one name over IPv4 and IPv6
 // loopback sockets: with RRL at 1/s, one is answered, the rest are
 // slipped and dropped in turn; TCP is answered; without LimitLoopback,
@@ -447,17 +569,30 @@ func (w *recordWriter) Write(b []byte) (int, error) {
 }
 
 // BenchmarkRRLCheck is the RRL decision for a UDP answer: classify, hash,
-// charge the bucket. It must not allocate.
+// charge the bucket. It must not allocate. black-lie is a DO query for a
+// name that does not exist in a signed zone (NOERROR with an NSEC).
 func BenchmarkRRLCheck(b *testing.B) {
-	for _, bc := range []struct{ name, qname string }{
-		{"answer", "www.gslb.example."},
-		{"answer-0x20", "wWw.GsLB.eXamPle."},
-		{"nxdomain", "nope.gslb.example."},
-		{"wildcard", "x.wild.gslb.example."},
+	for _, bc := range []struct {
+		name, qname string
+		signed      bool
+	}{
+		{name: "answer", qname: "www.gslb.example."},
+		{name: "answer-0x20", qname: "wWw.GsLB.eXamPle."},
+		{name: "nxdomain", qname: "nope.gslb.example."},
+		{name: "wildcard", qname: "x.wild.gslb.example."},
+		{name: "signed-answer", qname: "www.gslb.example.", signed: true},
+		{name: "black-lie", qname: "nope.gslb.example.", signed: true},
 	} {
 		b.Run(bc.name, func(b *testing.B) {
-			ts := newTestServer(b, nil)
-			m := ts.Resolve(Case{Qname: bc.qname, Qtype: dns.TypeA}.Msg(), netip.MustParseAddrPort("192.0.2.7:5300"), "udp")
+			var ts *testServer
+			req := Case{Qname: bc.qname, Qtype: dns.TypeA}.Msg()
+			if bc.signed {
+				ts = newSignedServer(b, nil, "gslb.example.").testServer
+				req = doMsg(bc.qname, dns.TypeA, "")
+			} else {
+				ts = newTestServer(b, nil)
+			}
+			m := ts.Resolve(req, netip.MustParseAddrPort("192.0.2.7:5300"), "udp")
 			remote := netip.MustParseAddr("192.0.2.7")
 			now := time.Now()
 			b.ReportAllocs()
