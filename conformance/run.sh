@@ -298,6 +298,10 @@ behaviour() {
 		status=$ok "has=${www}127\.0\.0\.11$" 'has=CLIENT-SUBNET: 192\.0\.2\.1/32/(1?[0-9]|2[0-4])$'
 	check "$l: ECS family 3: FORMERR, no echo" "$dig www.gslb.example A +ednsopt=8:0003180000c00002" \
 		status=FORMERR answer=0 not=CLIENT-SUBNET
+	check "$l: ECS /24 with 2 address octets (RFC 7871 §6): FORMERR, no echo" "$dig www.gslb.example A +ednsopt=8:00011800c633" \
+		status=FORMERR answer=0 not=CLIENT-SUBNET
+	check "$l: ECS /24 with 4 address octets: FORMERR, no echo" "$dig www.gslb.example A +ednsopt=8:00011800c6336400" \
+		status=FORMERR answer=0 not=CLIENT-SUBNET
 	check "$l: ECS IPv4 source prefix 33: FORMERR" "$dig www.gslb.example A +ednsopt=8:00012100c0000201ff" \
 		status=FORMERR answer=0
 	check "$l: ECS IPv6 source prefix 129: FORMERR" "$dig www.gslb.example A +ednsopt=8:0002810020010db8000000000000000000000000" \

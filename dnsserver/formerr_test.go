@@ -19,6 +19,11 @@ func TestFormerrKeepsOPT(t *testing.T) {
 	}{
 		{"family 3", []byte{0, 3, 24, 0, 192, 0, 2}},
 		{"source 33", []byte{0, 1, 33, 0, 192, 0, 2, 1, 255}},
+		// RFC 7871 §6: the address is exactly ceil(source/8) octets.
+		{"source 24, 2 octets", []byte{0, 1, 24, 0, 198, 51}},
+		{"source 24, 4 octets", []byte{0, 1, 24, 0, 198, 51, 100, 0}},
+		{"source 0, 1 octet", []byte{0, 1, 0, 0, 0}},
+		{"IPv6 source 56, 8 octets", []byte{0, 2, 56, 0, 0x20, 0x01, 0x0d, 0xb8, 0, 1, 2, 0}},
 	} {
 		for _, proto := range protos {
 			t.Run(tc.name+"/"+proto, func(t *testing.T) {
@@ -44,6 +49,24 @@ func TestFormerrKeepsOPT(t *testing.T) {
 					t.Errorf("reply rcode %s, OPT %v, AD %v; want FORMERR with OPT, AD clear", dns.RcodeToString[r.Rcode], r.IsEdns0() != nil, r.AuthenticatedData)
 				}
 			})
+		}
+	}
+	// The right length is answered, with the option echoed, also next to
+	// a cookie and an NSID request.
+	for _, proto := range protos {
+		m := new(dns.Msg)
+		m.SetQuestion("www.gslb.example.", dns.TypeA)
+		m.SetEdns0(1232, false)
+		m.IsEdns0().Option = []dns.EDNS0{
+			&dns.EDNS0_COOKIE{Code: dns.EDNS0COOKIE, Cookie: "0102030405060708"},
+			&dns.EDNS0_SUBNET{Code: dns.EDNS0SUBNET, Family: 1, SourceNetmask: 22, Address: []byte{198, 51, 100, 0}},
+			&dns.EDNS0_NSID{Code: dns.EDNS0NSID},
+		}
+		r := exchange(t, proto, addr, m)
+		if r.Rcode != dns.RcodeSuccess || len(r.Answer) == 0 {
+			t.Errorf("%s: ECS /22 with 3 octets: rcode %s, %d answers; want NOERROR with an answer", proto, dns.RcodeToString[r.Rcode], len(r.Answer))
+		} else if e := ecsOf(r); e.SourceNetmask != 22 {
+			t.Errorf("%s: ECS echoed as %v", proto, e)
 		}
 	}
 	// A FORMERR for a query without EDNS gets no OPT.

@@ -422,10 +422,46 @@ func (s *Server) parseEDNS(q *query) int {
 			s.parseECS(q, e)
 		}
 	}
+	if q.ecs != nil && !optionLengthsMatch(opt) {
+		q.ecs, q.ecsBad = nil, true // address octets not ceil(source/8)
+	}
 	if q.ecs != nil {
 		s.m.ecs.Inc()
 	}
 	return dns.RcodeSuccess
+}
+
+// optionLengthsMatch reports whether the OPT's RDLENGTH is what its
+// options take on the wire when each ECS address is exactly
+// ceil(SOURCE PREFIX-LENGTH / 8) octets, as RFC 7871 §6 requires (a
+// server MUST answer FORMERR otherwise). miekg/dns does not check it: it
+// pads a short address with zeros and cuts a long one, and keeps only
+// the RDLENGTH from the wire; so the lengths are added up from the parsed
+// options. With an option whose wire length its parsed form does not
+// tell, the check is skipped (true); so it is for a message built in
+// process rather than unpacked (RDLENGTH 0 with options).
+func optionLengthsMatch(opt *dns.OPT) bool {
+	if opt.Hdr.Rdlength == 0 {
+		return true
+	}
+	n := 0
+	for _, o := range opt.Option {
+		switch e := o.(type) {
+		case *dns.EDNS0_SUBNET:
+			n += 4 + 4 + (int(e.SourceNetmask)+7)/8
+		case *dns.EDNS0_NSID:
+			n += 4 + len(e.Nsid)/2
+		case *dns.EDNS0_COOKIE:
+			n += 4 + len(e.Cookie)/2
+		case *dns.EDNS0_PADDING:
+			n += 4 + len(e.Padding)
+		case *dns.EDNS0_LOCAL:
+			n += 4 + len(e.Data)
+		default:
+			return true
+		}
+	}
+	return n == int(opt.Hdr.Rdlength)
 }
 
 // parseECS validates an ECS option (RFC 7871 §6): family 1 or 2, a source
