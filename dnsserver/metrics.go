@@ -101,6 +101,8 @@ type metrics struct {
 	tcpConns               prometheus.Gauge
 	tcpRejected            prometheus.Counter
 	queryLogSuppressed     prometheus.Counter
+	udpReadErrors          prometheus.Counter
+	udpWriteErrors         prometheus.Counter
 
 	mu    sync.Mutex               // guards zones; taken only when compiling a snapshot
 	zones map[string]*zoneCounters // by zone name, "none" included
@@ -138,7 +140,7 @@ func newMetrics(reg prometheus.Registerer) (*metrics, error) {
 	}
 	hist := prometheus.NewHistogramVec(prometheus.HistogramOpts{
 		Namespace: ns, Subsystem: sub, Name: "query_duration_seconds",
-		Help: "Time to answer a query, from the handler being called to the response written, by transport.",
+		Help: "Time to answer a query, by transport: over UDP from the read of the batch of queries it came in to the send of the batch's answers; over TCP from the query read to its answer written.",
 		// An answer from memory takes a few microseconds; the top buckets
 		// catch GC pauses and slow socket writes. The default buckets start
 		// at 5 ms and would put every query in the first one.
@@ -171,9 +173,15 @@ func newMetrics(reg prometheus.Registerer) (*metrics, error) {
 		Namespace: ns, Subsystem: sub, Name: "query_log_suppressed_total",
 		Help: "Sampled queries not logged because the query log was at its rate limit.",
 	})
+	udpErrors := prometheus.NewCounterVec(prometheus.CounterOpts{
+		Namespace: ns, Subsystem: sub, Name: "udp_errors_total",
+		Help: "UDP socket errors, by operation (read, write): an ICMP error for a resolver's port reported on a read, a full send buffer; each write error loses one answer.",
+	}, []string{"op"})
+	m.udpReadErrors = udpErrors.WithLabelValues("read")
+	m.udpWriteErrors = udpErrors.WithLabelValues("write")
 	if reg != nil {
 		for _, c := range []prometheus.Collector{m.queries, hist, m.decisions, m.fallback, m.truncated, m.panics, m.ecs,
-			dropped, slipped, m.tcpConns, m.tcpRejected, m.queryLogSuppressed} {
+			dropped, slipped, m.tcpConns, m.tcpRejected, m.queryLogSuppressed, udpErrors} {
 			if err := reg.Register(c); err != nil {
 				return nil, err
 			}

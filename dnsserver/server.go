@@ -2,12 +2,14 @@ package dnsserver
 
 import (
 	"context"
+	"encoding/binary"
 	"encoding/hex"
 	"errors"
 	"fmt"
 	"log/slog"
 	"net"
 	"net/netip"
+	"runtime"
 	"runtime/debug"
 	"sync"
 	"sync/atomic"
@@ -77,6 +79,10 @@ type Options struct {
 	// the port through SO_REUSEPORT (Linux only), each read by its own
 	// goroutine. Default 1: see README.md for the measurement.
 	Workers int
+	// UDPReaders is the number of goroutines reading and answering each
+	// UDP socket, in batches (udp.go). Default: GOMAXPROCS / Workers, at
+	// least 2, so that one answers while another waits for packets.
+	UDPReaders int
 }
 
 // ECSOptions configure EDNS Client Subnet (RFC 7871). The zero value
@@ -105,6 +111,7 @@ type Server struct {
 	shutdownTimeout time.Duration
 	tcp             TCPOptions
 	workers         int
+	udpReadersOpt   int
 
 	rrl  *rrl      // nil: off
 	qlog *queryLog // nil: off
@@ -172,6 +179,9 @@ func New(opts Options) (*Server, error) {
 	if opts.Workers < 1 || opts.Workers > 64 {
 		errs = append(errs, fmt.Errorf("dnsserver: Options.Workers %d out of range 1..64", opts.Workers))
 	}
+	if opts.UDPReaders < 0 || opts.UDPReaders > 256 {
+		errs = append(errs, fmt.Errorf("dnsserver: Options.UDPReaders %d out of range 1..256", opts.UDPReaders))
+	}
 	if opts.Workers > 1 && !reusePortSupported {
 		errs = append(errs, fmt.Errorf("dnsserver: Options.Workers %d needs SO_REUSEPORT, which this system does not balance", opts.Workers))
 	}
@@ -202,6 +212,7 @@ func New(opts Options) (*Server, error) {
 		shutdownTimeout: opts.ShutdownTimeout,
 		tcp:             opts.TCP,
 		workers:         opts.Workers,
+		udpReadersOpt:   opts.UDPReaders,
 		rrl:             newRRL(opts.RRL),
 		qlog:            newQueryLog(opts.QueryLog, log, opts.RRL, opts.ECS, m),
 		panicSeen:       map[string]bool{},
@@ -219,8 +230,21 @@ func New(opts Options) (*Server, error) {
 // ServeDNS implements dns.Handler: Resolve, rate-limit UDP answers, write
 // the answer, log it if sampled.
 func (s *Server) ServeDNS(w dns.ResponseWriter, req *dns.Msg) {
-	start := time.Now()
 	proto, remote := transport(w)
+	start := time.Now()
+	s.serve(w, req, proto, remote, start)
+	s.m.duration[protoIndex(proto)].Observe(time.Since(start).Seconds())
+}
+
+// answerWriter is where an answer goes: miekg/dns's ResponseWriter for
+// TCP, a UDP reader's batch (udp.go).
+type answerWriter interface {
+	Write([]byte) (int, error)
+}
+
+// serve answers req, received at start, through w. The caller observes
+// the duration: per query for TCP, per batch for UDP (udp.go).
+func (s *Server) serve(w answerWriter, req *dns.Msg, proto string, remote netip.AddrPort, start time.Time) {
 	defer s.recoverQuery(w, req, proto)
 	r := s.replies.Get().(*reply)
 	if m := s.resolve(req, remote, proto, r); m != nil {
@@ -246,7 +270,6 @@ func (s *Server) ServeDNS(w dns.ResponseWriter, req *dns.Msg) {
 	}
 	*r = reply{} // drop references to the snapshot before pooling
 	s.replies.Put(r)
-	s.m.duration[protoIndex(proto)].Observe(time.Since(start).Seconds())
 }
 
 func transport(w dns.ResponseWriter) (string, netip.AddrPort) {
@@ -261,9 +284,9 @@ func transport(w dns.ResponseWriter) (string, netip.AddrPort) {
 
 // write packs m into a pooled buffer and sends it (miekg's WriteMsg would
 // allocate a fresh buffer per answer).
-func (s *Server) write(w dns.ResponseWriter, m *dns.Msg) {
+func (s *Server) write(w answerWriter, m *dns.Msg) {
 	bp := s.bufs.Get().(*[]byte)
-	out, err := m.PackBuffer((*bp)[:cap(*bp)])
+	out, err := s.packReply(m, (*bp)[:cap(*bp)])
 	if err != nil {
 		// Only bad data gets here (a record that passed CheckRecord but
 		// does not pack with this message): say SERVFAIL rather than
@@ -290,7 +313,7 @@ func (s *Server) write(w dns.ResponseWriter, m *dns.Msg) {
 // recoverQuery turns a panic while answering into SERVFAIL, a count and
 // one log line; the stack is logged the first time each panic value is
 // seen, so a panic on every query cannot flood the log with stacks.
-func (s *Server) recoverQuery(w dns.ResponseWriter, req *dns.Msg, proto string) {
+func (s *Server) recoverQuery(w answerWriter, req *dns.Msg, proto string) {
 	v := recover()
 	if v == nil {
 		return
@@ -336,20 +359,30 @@ func (s *Server) recoverQuery(w dns.ResponseWriter, req *dns.Msg, proto string) 
 // of unpacking them. Opcode and question count are left to Resolve, which
 // answers NOTIMP and FORMERR with EDNS and metrics.
 func (s *Server) acceptFunc(proto string) dns.MsgAcceptFunc {
-	const qr = 1 << 15
 	return func(h dns.Header) dns.MsgAcceptAction {
-		if h.Bits&qr != 0 {
-			return dns.MsgIgnore
-		}
-		// A NOTIFY carries one SOA in the answer section (RFC 1996, we
-		// answer it NOTIMP), an IXFR query one in the authority section
-		// (RFC 1995); OPT and TSIG make two additional records.
-		if h.Ancount > 1 || h.Nscount > 1 || h.Arcount > 2 {
-			s.m.none.inc(0, dns.RcodeFormatError, proto)
-			return dns.MsgReject
-		}
-		return dns.MsgAccept
+		return s.acceptHeader(h.Bits, h.Ancount, h.Nscount, h.Arcount, proto)
 	}
+}
+
+// accept is acceptFunc for a raw message of at least 12 bytes.
+func (s *Server) accept(b []byte, proto string) dns.MsgAcceptAction {
+	return s.acceptHeader(binary.BigEndian.Uint16(b[2:]), binary.BigEndian.Uint16(b[6:]),
+		binary.BigEndian.Uint16(b[8:]), binary.BigEndian.Uint16(b[10:]), proto)
+}
+
+func (s *Server) acceptHeader(bits, an, ns, ar uint16, proto string) dns.MsgAcceptAction {
+	const qr = 1 << 15
+	if bits&qr != 0 {
+		return dns.MsgIgnore
+	}
+	// A NOTIFY carries one SOA in the answer section (RFC 1996, we
+	// answer it NOTIMP), an IXFR query one in the authority section
+	// (RFC 1995); OPT and TSIG make two additional records.
+	if an > 1 || ns > 1 || ar > 2 {
+		s.m.none.inc(0, dns.RcodeFormatError, proto)
+		return dns.MsgReject
+	}
+	return dns.MsgAccept
 }
 
 // invalidFunc counts messages that miekg/dns could not unpack: those with
@@ -382,13 +415,14 @@ func (s *Server) ListenAndServe(ctx context.Context, addrs []string, started fun
 	if len(addrs) == 0 {
 		return errors.New("dnsserver: no listen addresses")
 	}
+	var udps []*udpListener
 	var servers []*dns.Server
 	var bound []netip.AddrPort
 	closeAll := func() {
+		for _, u := range udps {
+			u.pc.Close()
+		}
 		for _, srv := range servers {
-			if srv.PacketConn != nil {
-				srv.PacketConn.Close()
-			}
 			if srv.Listener != nil {
 				srv.Listener.Close()
 			}
@@ -402,17 +436,40 @@ func (s *Server) ListenAndServe(ctx context.Context, addrs []string, started fun
 			return fmt.Errorf("dnsserver: listen %s: %w", addr, err)
 		}
 		for _, pc := range pcs {
-			servers = append(servers, s.dnsServer(protoUDP, &dns.Server{PacketConn: pc}))
+			u, err := newUDPListener(s, pc)
+			if err != nil {
+				for _, pc := range pcs {
+					pc.Close()
+				}
+				l.Close()
+				closeAll()
+				return fmt.Errorf("dnsserver: listen %s: %w", addr, err)
+			}
+			udps = append(udps, u)
 		}
 		servers = append(servers, s.dnsServer(protoTCP, &dns.Server{Listener: &limitListener{Listener: l, lim: lim}}))
-		bound = append(bound, pcs[0].LocalAddr().(*net.UDPAddr).AddrPort())
+		bound = append(bound, udpAddrPort(pcs[0]))
 	}
 	s.addrMu.Lock()
 	s.addrs = bound
 	s.addrMu.Unlock()
 
+	// Every serve goroutine, UDP and TCP, sends exactly once on errc;
+	// received counts them so that all have ended when ListenAndServe
+	// returns.
+	total := len(udps) + len(servers)
+	errc := make(chan error, total)
+	readers := s.udpReaders()
+	for _, u := range udps {
+		go func() {
+			err := u.serve(readers)
+			if err == nil {
+				err = errors.New("stopped")
+			}
+			errc <- err
+		}()
+	}
 	var up sync.WaitGroup
-	errc := make(chan error, len(servers))
 	for _, srv := range servers {
 		up.Add(1)
 		var once sync.Once
@@ -428,15 +485,13 @@ func (s *Server) ListenAndServe(ctx context.Context, addrs []string, started fun
 	}
 	up.Wait()
 
-	// Every serve goroutine sends exactly once on errc; received counts
-	// them so that all have ended when ListenAndServe returns.
 	received := 0
 	var err error
 	select {
 	case err = <-errc:
 		received++
 	default:
-		s.log.Info("dns server listening", "addrs", addrs)
+		s.log.Info("dns server listening", "addrs", addrs, "udp_sockets_per_addr", s.workers, "udp_readers_per_socket", readers)
 		if started != nil {
 			started()
 		}
@@ -449,6 +504,11 @@ func (s *Server) ListenAndServe(ctx context.Context, addrs []string, started fun
 	if err != nil {
 		err = fmt.Errorf("dnsserver: serve: %w", err)
 	}
+	// UDP readers finish the batch in hand and send its answers; TCP
+	// connections finish their queries, within the shutdown timeout.
+	for _, u := range udps {
+		u.stop()
+	}
 	sctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), s.shutdownTimeout)
 	defer cancel()
 	var wg sync.WaitGroup
@@ -459,9 +519,8 @@ func (s *Server) ListenAndServe(ctx context.Context, addrs []string, started fun
 		})
 	}
 	wg.Wait()
-	closeAll()
 drain:
-	for ; received < len(servers); received++ {
+	for ; received < total; received++ {
 		select {
 		case <-errc:
 		case <-sctx.Done():
@@ -469,8 +528,18 @@ drain:
 			break drain
 		}
 	}
+	closeAll()
 	s.log.Info("dns server stopped", "addrs", addrs)
 	return err
+}
+
+// udpReaders is the number of reader goroutines per UDP socket: enough
+// that every CPU can answer while another reader waits in recvmmsg.
+func (s *Server) udpReaders() int {
+	if s.udpReadersOpt > 0 {
+		return s.udpReadersOpt
+	}
+	return max(2, runtime.GOMAXPROCS(0)/s.workers)
 }
 
 func (s *Server) dnsServer(proto string, srv *dns.Server) *dns.Server {

@@ -102,6 +102,7 @@ type protectionFlags struct {
 	tcpIdle          time.Duration
 	tcpMaxQueries    int
 	workers          int
+	udpReaders       int
 	qlogSample       float64
 	qlogRate         int
 }
@@ -115,6 +116,7 @@ func (p *protectionFlags) register(fs *flag.FlagSet) {
 	fs.DurationVar(&p.tcpIdle, "tcp-idle-timeout", dnsserver.DefaultTCPIdleTimeout, "close a TCP connection idle this long between queries")
 	fs.IntVar(&p.tcpMaxQueries, "tcp-max-queries", dnsserver.DefaultTCPMaxQueries, "queries per TCP connection before the server closes it; -1: no limit")
 	fs.IntVar(&p.workers, "udp-workers", 1, "UDP sockets per listen address, sharing the port with SO_REUSEPORT (Linux)")
+	fs.IntVar(&p.udpReaders, "udp-readers", 0, "goroutines reading and answering each UDP socket in batches; 0: GOMAXPROCS / --udp-workers, at least 2")
 	fs.Float64Var(&p.qlogSample, "query-log-sample", 0, "fraction of queries logged (0 to 1); 0 disables the query log")
 	fs.IntVar(&p.qlogRate, "query-log-rate", dnsserver.DefaultQueryLogRate, "query log lines per second at most")
 }
@@ -123,10 +125,11 @@ func (p *protectionFlags) register(fs *flag.FlagSet) {
 // ranges.
 func (p *protectionFlags) options() (dnsserver.Options, error) {
 	o := dnsserver.Options{
-		RRL:      dnsserver.RRLOptions{Rate: p.rrlRate, Slip: p.rrlSlip, Window: p.rrlWindow},
-		TCP:      dnsserver.TCPOptions{MaxConns: p.tcpMaxConns, IdleTimeout: p.tcpIdle, MaxQueries: p.tcpMaxQueries},
-		QueryLog: dnsserver.QueryLogOptions{Sample: p.qlogSample, Rate: p.qlogRate},
-		Workers:  p.workers,
+		RRL:        dnsserver.RRLOptions{Rate: p.rrlRate, Slip: p.rrlSlip, Window: p.rrlWindow},
+		TCP:        dnsserver.TCPOptions{MaxConns: p.tcpMaxConns, IdleTimeout: p.tcpIdle, MaxQueries: p.tcpMaxQueries},
+		QueryLog:   dnsserver.QueryLogOptions{Sample: p.qlogSample, Rate: p.qlogRate},
+		Workers:    p.workers,
+		UDPReaders: p.udpReaders,
 	}
 	switch {
 	case p.rrlRate == 0:
