@@ -46,6 +46,7 @@ type AddrHealth struct {
 type regionState struct {
 	r              *Region
 	loc            geo.Location
+	at             geo.Vector // loc on the unit sphere, for ranking by distance
 	up4, up6       []netip.Addr
 	all4, all6     []netip.Addr
 	healthy, total int // backends, from heartbeats of up proxies
@@ -99,7 +100,8 @@ func Build(entries map[string]Entry, revision int64) *Snapshot {
 			s.zones[v.Name] = v
 			s.zoneList = append(s.zoneList, v)
 		case *Region:
-			s.regions[v.Name] = &regionState{r: v, loc: regionLocation(v)}
+			loc := regionLocation(v)
+			s.regions[v.Name] = &regionState{r: v, loc: loc, at: geo.VectorOf(loc)}
 		case *Service:
 			services = append(services, v)
 		case *Pool:

@@ -114,6 +114,8 @@ type steerer struct {
 	v6           bool
 	geo          bool
 	loc          geo.Location
+	at           geo.Vector // loc on the unit sphere, computed once when first needed
+	hasAt        bool
 	ignoreHealth bool
 	explain      bool
 	reasons      []string
@@ -226,37 +228,50 @@ func (c *steerer) steerGeo() *regionState {
 	if loc.Known() {
 		for i := range c.st.overrides {
 			o := &c.st.overrides[i]
-			sel, ok := o.matches(loc)
+			by, val, ok := o.matches(loc)
 			if !ok {
 				continue
 			}
 			for _, rs := range o.regions {
 				if c.usable(rs) {
 					if c.explain {
-						c.say("override %d (%s) sends the client to region %s", i, sel, rs.r.Name)
+						c.say("override %d (%s %s) sends the client to region %s", i, by, val, rs.r.Name)
 					}
 					return rs
 				}
 			}
 			if c.explain {
-				c.say("override %d (%s) matched but none of its regions is usable", i, sel)
+				c.say("override %d (%s %s) matched but none of its regions is usable", i, by, val)
 			}
 		}
 	}
 	if loc.HasCoords {
 		var best *regionState
-		bestKm := 0.0
+		bestCos, measured := 0.0, false
 		for _, rs := range c.st.regions {
 			if !c.usable(rs) {
 				continue
 			}
-			km := geo.DistanceKm(loc, rs.loc)
 			if c.explain {
-				c.say("region %s is %.0f km away", rs.r.Name, km)
+				c.say("region %s is %.0f km away", rs.r.Name, geo.DistanceKm(loc, rs.loc))
 			}
-			// Strictly less: ties go to the earlier region in the list.
-			if best == nil || km < bestKm {
-				best, bestKm = rs, km
+			if best == nil {
+				best = rs
+				continue
+			}
+			if !measured {
+				// Only now, with two usable regions: with one (an AAAA
+				// question where a single region has IPv6, say) there is
+				// nothing to rank. The client's vector is kept for the
+				// second pass of fallback all.
+				if !c.hasAt {
+					c.at, c.hasAt = geo.VectorOf(loc), true
+				}
+				bestCos, measured = c.at.Cos(best.at), true
+			}
+			cos := c.at.Cos(rs.at)
+			if c.nearer(rs, cos, best, bestCos) {
+				best, bestCos = rs, cos
 			}
 		}
 		if best != nil && c.explain {
@@ -285,21 +300,45 @@ func (c *steerer) steerGeo() *regionState {
 	return nil
 }
 
-func (o *overrideState) matches(loc geo.Location) (string, bool) {
+// nearer reports whether region a, whose cosine to the client is cosA, is
+// strictly nearer the client than region b: exactly when DistanceKm says
+// so, so that the nearest region is the one the haversine would pick and
+// ties go to the earlier region in the list. Cosines further apart than
+// geo.CosTolerance rank as the haversine does; closer ones (in practice,
+// regions equally far from the client, or within metres of each other and
+// of the client) are measured with DistanceKm, unless both regions sit at
+// the same coordinates, where the haversine would give the same distance
+// twice.
+func (c *steerer) nearer(a *regionState, cosA float64, b *regionState, cosB float64) bool {
+	switch {
+	case cosA > cosB+geo.CosTolerance:
+		return true
+	case cosA < cosB-geo.CosTolerance:
+		return false
+	case a.loc.Lat == b.loc.Lat && a.loc.Lon == b.loc.Lon:
+		return false
+	}
+	return geo.DistanceKm(c.loc, a.loc) < geo.DistanceKm(c.loc, b.loc)
+}
+
+// matches reports whether the override applies to loc, and by what
+// ("country", "FR"). The two halves are returned apart, for explain to
+// format: joining them here would allocate on the answer path.
+func (o *overrideState) matches(loc geo.Location) (by, val string, ok bool) {
 	if name, ok := cutNetworkSource(loc.Source); ok && o.networks[name] {
-		return "network " + name, true
+		return "network", name, true
 	}
 	for _, c := range o.o.Countries {
 		if c == loc.Country {
-			return "country " + c, true
+			return "country", c, true
 		}
 	}
 	for _, c := range o.o.Continents {
 		if c == loc.Continent {
-			return "continent " + c, true
+			return "continent", c, true
 		}
 	}
-	return "", false
+	return "", "", false
 }
 
 func cutNetworkSource(src string) (string, bool) {

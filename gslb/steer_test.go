@@ -1,7 +1,11 @@
 package gslb
 
 import (
+	"fmt"
+	"math"
+	"math/rand/v2"
 	"net/netip"
+	"strconv"
 	"strings"
 	"testing"
 
@@ -241,5 +245,167 @@ func BenchmarkSteer(b *testing.B) {
 		if _, err := Steer(s, q); err != nil {
 			b.Fatal(err)
 		}
+	}
+}
+
+// TestSteerEqualDistances: two regions equally far from the client (mirror
+// images across its meridian) are a tie, and a tie goes to the earlier
+// region in the list, with Explain on or off. The two distances come out
+// equal from DistanceKm but the dot products of the unit vectors differ in
+// the last place, here in favour of the later region: ranking by dot
+// product alone would turn the tie round.
+func TestSteerEqualDistances(t *testing.T) {
+	client := geo.Location{Lat: -60, Lon: -170, HasCoords: true}
+	west := geo.Location{Lat: -50, Lon: -175, HasCoords: true}
+	east := geo.Location{Lat: -50, Lon: -165, HasCoords: true}
+	cv := geo.VectorOf(client)
+	if kw, ke := geo.DistanceKm(client, west), geo.DistanceKm(client, east); kw != ke {
+		t.Fatalf("fixture: DistanceKm to west %v and to east %v, want equal", kw, ke)
+	}
+	if cw, ce := cv.Cos(geo.VectorOf(west)), cv.Cos(geo.VectorOf(east)); !(ce > cw) {
+		t.Logf("fixture: cosines to west %v and to east %v no longer differ in favour of east; the test still checks the tie", cw, ce)
+	}
+	keys := map[string]string{
+		"geo/networks/south-pacific": `{"cidrs":["10.9.0.0/16"],"location":{"lat":-60,"lon":-170}}`,
+		"regions/sp-west":            `{"location":{"lat":-50,"lon":-175},"proxies":["127.0.0.41"]}`,
+		"regions/sp-east":            `{"location":{"lat":-50,"lon":-165},"proxies":["127.0.0.42"]}`,
+	}
+	for _, order := range [][]string{{"sp-west", "sp-east"}, {"sp-east", "sp-west"}} {
+		keys["services/www.gslb.example."] = `{"policy":"geo","regions":["` + order[0] + `","` + order[1] + `"]}`
+		s := build(t, demo, keys)
+		for _, explain := range []bool{false, true} {
+			d, err := Steer(s, Query{Name: "www.gslb.example.", Client: addr("10.9.1.1"), SourceBits: 24, Explain: explain})
+			if err != nil {
+				t.Fatal(err)
+			}
+			if d.Region != order[0] {
+				t.Errorf("regions %v, Explain %v: Steer = %s, want %s (the earlier of two equally far)\nreasons:\n  %s",
+					order, explain, d.Region, order[0], strings.Join(d.Reasons, "\n  "))
+			}
+		}
+	}
+}
+
+// fixedLocator places every client at one location.
+type fixedLocator geo.Location
+
+func (f fixedLocator) Locate(netip.Addr) (geo.Location, bool) {
+	l := geo.Location(f)
+	return l, l.Known()
+}
+
+// TestSteerNearestIsDistanceKmNearest: for random regions and clients,
+// geo steering picks the region DistanceKm says is nearest, the earlier in
+// the list on a tie: exactly, ties and near-ties included. The generator
+// favours the cases where the dot product and the haversine can disagree:
+// mirror images across the client's meridian, regions at the same place,
+// regions within metres of the client or of its antipode.
+func TestSteerNearestIsDistanceKmNearest(t *testing.T) {
+	r := rand.New(rand.NewPCG(5, 6))
+	deg := func(lo, hi float64) float64 { return lo + r.Float64()*(hi-lo) }
+	wrap := func(lon float64) float64 {
+		switch {
+		case lon > 180:
+			return lon - 360
+		case lon < -180:
+			return lon + 360
+		}
+		return lon
+	}
+	clamp := func(lat float64) float64 { return max(min(lat, 90), -90) }
+	near := func(l geo.Location) geo.Location {
+		d := math.Pow(10, -7+6*r.Float64()) // 1e-7 to 0.1 degrees
+		return geo.Location{Lat: clamp(l.Lat + d*(r.Float64()-0.5)), Lon: wrap(l.Lon + d*(r.Float64()-0.5)), HasCoords: true}
+	}
+	f := func(x float64) string { return strconv.FormatFloat(x, 'g', -1, 64) }
+	base := map[string]string{"zones/gslb.example.": demo["zones/gslb.example."]}
+	ties := 0
+	for i := range 3000 {
+		client := geo.Location{Lat: deg(-90, 90), Lon: deg(-180, 180), HasCoords: true}
+		if r.IntN(4) == 0 {
+			// Coordinates as operators write them, two decimals.
+			client.Lat, client.Lon = math.Round(client.Lat*100)/100, math.Round(client.Lon*100)/100
+		}
+		antipode := geo.Location{Lat: -client.Lat, Lon: wrap(client.Lon + 180), HasCoords: true}
+		var locs []geo.Location
+		for range 2 + r.IntN(5) {
+			var l geo.Location
+			switch k := r.IntN(6); {
+			case k == 0 || len(locs) == 0:
+				l = geo.Location{Lat: deg(-90, 90), Lon: deg(-180, 180), HasCoords: true}
+			case k == 1:
+				o := locs[r.IntN(len(locs))]
+				l = geo.Location{Lat: o.Lat, Lon: wrap(2*client.Lon - o.Lon), HasCoords: true}
+			case k == 2:
+				l = locs[r.IntN(len(locs))]
+			case k == 3:
+				l = near(client)
+			case k == 4:
+				l = near(antipode)
+			default:
+				l = geo.Location{Lat: math.Round(deg(-90, 90)*100) / 100, Lon: math.Round(deg(-180, 180)*100) / 100, HasCoords: true}
+			}
+			locs = append(locs, l)
+		}
+		keys := map[string]string{}
+		var names []string
+		want, wantKm := "", 0.0
+		for j, l := range locs {
+			name := fmt.Sprintf("r%d", j)
+			names = append(names, `"`+name+`"`)
+			keys["regions/"+name] = fmt.Sprintf(`{"location":{"lat":%s,"lon":%s},"proxies":["127.0.1.%d"]}`, f(l.Lat), f(l.Lon), j+1)
+			km := geo.DistanceKm(client, l)
+			if want == "" || km < wantKm {
+				want, wantKm = name, km
+			} else if km == wantKm {
+				ties++
+			}
+		}
+		keys["services/www.gslb.example."] = `{"policy":"geo","regions":[` + strings.Join(names, ",") + `]}`
+		s := build(t, base, keys)
+		for _, explain := range []bool{false, true} {
+			q := Query{Name: "www.gslb.example.", Client: addr("10.0.0.1"), SourceBits: -1, Geo: fixedLocator(client), Explain: explain}
+			d, err := Steer(s, q)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if d.Region != want {
+				t.Fatalf("case %d, client (%s, %s), Explain %v: Steer = %s, DistanceKm's nearest is %s\nregions: %s\nreasons:\n  %s",
+					i, f(client.Lat), f(client.Lon), explain, d.Region, want, keys["services/www.gslb.example."], strings.Join(d.Reasons, "\n  "))
+			}
+		}
+	}
+	if ties < 100 {
+		t.Errorf("only %d ties in the sample; the generator drifted", ties)
+	}
+}
+
+// TestSteerAllocs: the answer path (Explain off, Buf given) allocates
+// nothing, for geo steering by distance, by override and by continent,
+// and for failover.
+func TestSteerAllocs(t *testing.T) {
+	s := build(t, demo, map[string]string{
+		"services/failover.gslb.example.": `{"policy":"failover","regions":["us-east","eu-west"]}`,
+		"services/override.gslb.example.": `{"policy":"geo","regions":["eu-west","us-east"],"overrides":[{"countries":["FR"],"regions":["us-east"]}]}`,
+	})
+	buf := make([]netip.Addr, 0, MaxAnswers)
+	tests := []struct{ name, service, client string }{
+		{"geo by distance (mmdb)", "www.gslb.example.", "24.1.1.1"},
+		{"geo by distance (network)", "www.gslb.example.", "192.0.2.1"},
+		{"geo continent only", "www.gslb.example.", "41.1.1.1"},
+		{"geo override", "override.gslb.example.", "81.2.3.4"},
+		{"failover", "failover.gslb.example.", "81.2.3.4"},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			q := Query{Name: tc.service, Client: addr(tc.client), SourceBits: 24, Geo: db, Buf: buf}
+			if n := testing.AllocsPerRun(100, func() {
+				if _, err := Steer(s, q); err != nil {
+					t.Fatal(err)
+				}
+			}); n != 0 {
+				t.Errorf("Steer(%s, %s) allocs = %v, want 0", tc.service, tc.client, n)
+			}
+		})
 	}
 }

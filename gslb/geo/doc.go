@@ -10,7 +10,9 @@
 //     in the same format, opened with [OpenMMDB].
 //   - [Chain]: tries locators in order; operator networks go first.
 //
-// [DistanceKm] measures great-circle distance for nearest-region steering;
+// [DistanceKm] measures great-circle distance for nearest-region steering,
+// and [VectorOf] and [Vector.Cos] rank by it with a dot product instead of
+// trigonometry per region;
 // [CountryCentroid], [ContinentOf], [ValidCountry] and [ValidContinent] are
 // the tables policy validation and steering share.
 //
