@@ -21,7 +21,8 @@
 //   - No network I/O, no logging, no package state that changes after
 //     initialisation. The only I/O is OpenMMDB mapping its file.
 //   - Locate on every locator is safe for concurrent use and does not
-//     allocate (TestLocateAllocs): it runs for every DNS answer.
+//     allocate (TestLocateAllocs): it runs for every DNS answer. (MMDB's
+//     cache allocates one entry the first time it stores a prefix.)
 //   - Country and Continent are "" or a code from this package's tables,
 //     upper case (codes the database has that the tables do not know are
 //     dropped, not passed through), so they compare equal to policy values
@@ -64,6 +65,13 @@
 // still 10-15% faster and does more (Location assembly included).
 // Most of the remaining time is tree traversal and skipping map entries;
 // a miss costs ~40 ns.
+//
+// In front of it, MMDB.Locate keeps a direct-mapped cache of 4096 recent
+// results keyed by the client's /24 or /56, filled only with results
+// whose database network covers that whole prefix, so it never answers
+// differently from the database (cache.go, TestLocateCacheAgrees). A hit
+// costs ~40 ns (BenchmarkMMDBLocateCached) instead of 250-700 ns
+// (BenchmarkMMDBLocate, the walk alone).
 //
 // The database is trusted configuration: the cursor decoder walks the
 // structure the file declares, within the file's bounds, but does not apply

@@ -24,6 +24,8 @@ type MMDB struct {
 	// interface, so a stack variable would escape and cost an allocation
 	// per lookup; per database rather than global, so nothing outlives it.
 	records sync.Pool
+	// cache holds recent results by client prefix (cache.go).
+	cache locCache
 }
 
 // OpenMMDB memory-maps the database at path. It fails with
@@ -94,6 +96,21 @@ func (m *MMDB) Locate(addr netip.Addr) (Location, bool) {
 		return Location{}, false
 	}
 	addr = clientAddr(addr)
+	key, cacheable := cacheKey(addr)
+	if cacheable {
+		if loc, ok, hit := m.cache.get(key); hit {
+			return loc, ok
+		}
+	}
+	loc, ok := m.lookup(addr)
+	if cacheable && loc.Bits <= key.BitLen()-cacheSpan(key) {
+		m.cache.put(key, loc, ok)
+	}
+	return loc, ok
+}
+
+// lookup is Locate without the cache.
+func (m *MMDB) lookup(addr netip.Addr) (Location, bool) {
 	res := m.r.Lookup(addr)
 	bits := resultBits(res, addr)
 	if !res.Found() {
