@@ -243,13 +243,15 @@ func (r *udpReader) headerOnly(b []byte, rcode int) {
 	_, _ = r.Write(out)
 }
 
-// unpackFailed answers FORMERR to a query that did not unpack, as
-// miekg/dns does (with the question, when it was read), plus an OPT
-// when the query had one.
+// unpackFailed answers FORMERR to a query that did not unpack: the
+// header as SetReply makes it (ID and opcode copied, RD and CD too for
+// QUERY), the question when it was read, and an OPT when the query had
+// one. (miekg/dns's own FORMERR, still sent over TCP, says opcode QUERY
+// whatever the query's was, and has no question.)
 func (r *udpReader) unpackFailed(b []byte, req *dns.Msg) {
 	fail := new(dns.Msg)
-	fail.SetRcodeFormatError(req)
-	fail.Zero = false
+	fail.SetReply(req)
+	fail.Rcode = dns.RcodeFormatError
 	out, err := fail.Pack()
 	if err != nil {
 		r.headerOnly(b, dns.RcodeFormatError)
