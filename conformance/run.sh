@@ -651,6 +651,28 @@ zonemaster() {
 		"grep -E ' ERROR ' $zm | grep -Ev ' ADDRESS01 +Nameserver ns[12]\.gslb\.example has an IP address \(127\.0\.0\.[12]\) with prefix 127/8 .*Loopback'" not=.
 }
 
+# wildcard BIN: a server bound to the wildcard addresses answers from the
+# address each query was sent to (IP_PKTINFO / IPV6_PKTINFO), IPv4 and
+# IPv6, also IPv4 through a dual-stack [::] socket; dig ignores a reply
+# from another source ("reply from unexpected source") and times out.
+wildcard() {
+	local m=$1 dig="dig +time=2 +tries=1"
+	log "meridian dns on 0.0.0.0:5354 and [::]:5355 (wildcard binds)"
+	start wild "$m" dns --listen 0.0.0.0:5354,[::]:5355 --etcd-endpoints http://127.0.0.1:2379 \
+		--admin '' --state-dir "$W/wild-state"
+	wait_for "meridian dns (wildcard)" sh -c "dig @127.0.0.1 -p 5354 +time=1 +tries=1 gslb.example SOA | grep -q 'status: NOERROR'"
+	local a p
+	for a in 127.0.0.1 127.0.0.2 127.0.0.13; do
+		check "wildcard 0.0.0.0: asked at $a, answered from $a" "$dig @$a -p 5354 www.gslb.example A +subnet=192.0.2.1/24" \
+			status=NOERROR answer=1 "has=SERVER: ${a//./\\.}#5354" "not=unexpected source"
+	done
+	for a in ::1 "$V6_AP" 127.0.0.2; do
+		check "wildcard [::]: asked at $a, answered from $a" "$dig @$a -p 5355 www.gslb.example A +subnet=192.0.2.1/24" \
+			status=NOERROR answer=1 "not=unexpected source"
+	done
+	check "wildcard [::] over TCP" "$dig +tcp @::1 -p 5355 www.gslb.example A" status=NOERROR answer=1
+}
+
 inner() {
 	W=$1
 	mkdir -p "$W/logs"
@@ -722,6 +744,7 @@ inner() {
 
 	behaviour "dev" 127.0.0.1 5353 meridian-dev
 	behaviour "dns" 127.0.0.2 53 ns.conformance
+	wildcard "$m"
 	if [[ $dnssec == 1 ]]; then
 		dnssec_direct "dns" 127.0.0.1 53 "$W/gslb-anchor.conf"
 	else
