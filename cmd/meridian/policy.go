@@ -19,7 +19,8 @@ import (
 
 const policyUsage = `Usage:
   meridian policy validate FILE [--against-etcd]   check a policy file (exit 1 on any problem)
-  meridian policy apply FILE [--dry-run]           validate against etcd, then put every key in one transaction
+  meridian policy apply FILE [--dry-run]           validate against etcd, then put the changed keys in one transaction
+                                                   (several past --max-txn-ops, in reference order)
   meridian policy get KEY                          print one value ("services/www.gslb.example.")
   meridian policy list [DIR]                       list keys, optionally under a directory ("regions/")
   meridian policy dump                             print all policy (not status) as a policy file
@@ -36,6 +37,7 @@ func runPolicy(ctx context.Context, args []string, stdout, stderr io.Writer) err
 	ef.register(fs)
 	against := fs.Bool("against-etcd", false, "validate: also check references against what etcd holds")
 	dryRun := fs.Bool("dry-run", false, "apply: validate and show what would change, write nothing")
+	maxOps := fs.Int("max-txn-ops", 128, "apply: the most keys one etcd transaction may carry (etcd's --max-txn-ops); a larger change is written in several, networks, zones, regions, pools, then services")
 	fs.Usage = func() { fmt.Fprint(stderr, policyUsage); fs.PrintDefaults() }
 	pos, err := parse(fs, args)
 	if err != nil {
@@ -79,7 +81,10 @@ func runPolicy(ctx context.Context, args []string, stdout, stderr io.Writer) err
 		if verb == "validate" {
 			return policyValidate(pos[1], live, stdout)
 		}
-		return policyApply(ctx, cli, prefix, pos[1], live, *dryRun, stdout)
+		if *maxOps < 1 {
+			return fmt.Errorf("--max-txn-ops %d: want 1 or more", *maxOps)
+		}
+		return policyApply(ctx, cli, prefix, pos[1], live, *dryRun, *maxOps, stdout)
 	case "get":
 		if err := need(1); err != nil {
 			return err
@@ -177,7 +182,7 @@ func policyValidate(path string, live map[string][]byte, stdout io.Writer) error
 	return nil
 }
 
-func policyApply(ctx context.Context, cli *clientv3.Client, prefix, path string, live map[string][]byte, dryRun bool, stdout io.Writer) error {
+func policyApply(ctx context.Context, cli *clientv3.Client, prefix, path string, live map[string][]byte, dryRun bool, maxOps int, stdout io.Writer) error {
 	file, err := readPolicyFile(path)
 	if err != nil {
 		return err
@@ -210,12 +215,66 @@ func policyApply(ctx context.Context, cli *clientv3.Client, prefix, path string,
 		fmt.Fprintf(stdout, "dry run: %d key(s) would change\n", len(puts))
 		return nil
 	}
-	rev, err := store.Apply(ctx, cli, prefix, puts, nil)
-	if err != nil {
-		return err
+	batches := applyBatches(puts, maxOps)
+	var first int64
+	for i, b := range batches {
+		rev, err := store.Apply(ctx, cli, prefix, b, nil)
+		if err != nil {
+			if i > 0 {
+				return fmt.Errorf("transaction %d of %d: %w (the first %d, revisions %d and on, were applied; run apply again to finish)", i+1, len(batches), err, i, first)
+			}
+			return err
+		}
+		if i == 0 {
+			first = rev
+		}
+		if len(batches) == 1 {
+			fmt.Fprintf(stdout, "applied %d key(s) at revision %d\n", len(puts), rev)
+		} else if i == len(batches)-1 {
+			fmt.Fprintf(stdout, "applied %d key(s) in %d transactions, revisions %d to %d\n", len(puts), len(batches), first, rev)
+		}
 	}
-	fmt.Fprintf(stdout, "applied %d key(s) at revision %d\n", len(puts), rev)
 	return nil
+}
+
+// applyOrder is the order in which a policy too large for one etcd
+// transaction is written: what is referred to before what refers to it
+// (a service names its zone's apex and its regions, a pool its region), so
+// that every revision in between is a consistent policy and no server
+// rejects a service for a region that is on its way.
+var applyOrder = []gslb.Kind{gslb.KindNetwork, gslb.KindZone, gslb.KindRegion, gslb.KindPool, gslb.KindService}
+
+// applyBatches splits puts into transactions of at most maxOps keys: one
+// when it fits (all keys at one revision), else in applyOrder.
+func applyBatches(puts map[string][]byte, maxOps int) []map[string][]byte {
+	if len(puts) <= maxOps {
+		return []map[string][]byte{puts}
+	}
+	rank := func(k string) int {
+		pk, err := gslb.ParseKey(k)
+		if err != nil {
+			return len(applyOrder)
+		}
+		if i := slices.Index(applyOrder, pk.Kind); i >= 0 {
+			return i
+		}
+		return len(applyOrder)
+	}
+	keys := slices.SortedFunc(maps.Keys(puts), func(a, b string) int {
+		if c := rank(a) - rank(b); c != 0 {
+			return c
+		}
+		return strings.Compare(a, b)
+	})
+	var out []map[string][]byte
+	for c := range slices.Chunk(keys, maxOps) {
+		b := make(map[string][]byte, len(c))
+		for _, k := range c {
+			b[k] = puts[k]
+		}
+		out = append(out, b)
+	}
+	return out
 }
 
 func writeJSON(w io.Writer, raw []byte) error {
