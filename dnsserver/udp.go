@@ -193,20 +193,20 @@ func (r *udpReader) answer(i int) {
 		return
 	}
 	r.cur, r.wrote = i, false
-	if msg.N == udpReadSize {
-		// Cut off by our read buffer: no query is that long.
-		s.m.none.inc(0, dns.RcodeFormatError, protoUDP)
-		r.headerOnly(b, dns.RcodeFormatError)
-		return
-	}
 	if len(b) < 12 {
 		s.m.none.inc(0, dns.RcodeFormatError, protoUDP)
 		return // no header to answer: drop, as miekg/dns does
 	}
 	switch s.accept(b, protoUDP) {
 	case dns.MsgIgnore:
-		return
+		return // a response (FuzzUDPAnswer: also when it is cut off)
 	case dns.MsgReject:
+		r.headerOnly(b, dns.RcodeFormatError)
+		return
+	}
+	if msg.N == udpReadSize {
+		// Cut off by our read buffer: no query is that long.
+		s.m.none.inc(0, dns.RcodeFormatError, protoUDP)
 		r.headerOnly(b, dns.RcodeFormatError)
 		return
 	}
