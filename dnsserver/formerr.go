@@ -7,9 +7,10 @@ import (
 	"github.com/miekg/dns"
 )
 
-// A query that miekg/dns cannot unpack (a malformed EDNS option: an ECS
-// family of 3, a source prefix of /33) is answered FORMERR by miekg/dns
-// itself, before our handler, and without an OPT record. RFC 6891 §7 says
+// Over TCP (UDP has its own loop, udp.go, which does this itself), a query
+// that miekg/dns cannot unpack (a malformed EDNS option: an ECS family of
+// 3, a source prefix of /33) is answered FORMERR by miekg/dns itself,
+// before our handler, and without an OPT record. RFC 6891 §7 says
 // such a FORMERR MUST carry an OPT: without one, resolvers conclude the
 // server has no EDNS and retry without it, losing ECS and DO. invalidFunc
 // notes the IDs of unparseable queries that carried an OPT, and

@@ -447,7 +447,7 @@ func (s *Server) ListenAndServe(ctx context.Context, addrs []string, started fun
 			}
 			udps = append(udps, u)
 		}
-		servers = append(servers, s.dnsServer(protoTCP, &dns.Server{Listener: &limitListener{Listener: l, lim: lim}}))
+		servers = append(servers, s.tcpServer(&limitListener{Listener: l, lim: lim}))
 		bound = append(bound, udpAddrPort(pcs[0]))
 	}
 	s.addrMu.Lock()
@@ -542,22 +542,22 @@ func (s *Server) udpReaders() int {
 	return max(2, runtime.GOMAXPROCS(0)/s.workers)
 }
 
-func (s *Server) dnsServer(proto string, srv *dns.Server) *dns.Server {
-	srv.Net = proto
-	srv.Handler = s
-	// Queries are small; this is the read buffer, not the answer size.
-	srv.UDPSize = s.udpSize
-	srv.MsgAcceptFunc = s.acceptFunc(proto)
-	srv.MsgInvalidFunc = s.invalidFunc(proto)
-	srv.DecorateWriter = func(w dns.Writer) dns.Writer {
-		return &formerrWriter{Writer: w, pending: &s.ednsInvalid, udpSize: uint16(s.udpSize)}
+// tcpServer is miekg/dns's server for one TCP listener: TCP is served
+// there, UDP by udp.go.
+func (s *Server) tcpServer(l net.Listener) *dns.Server {
+	idle := s.tcp.IdleTimeout
+	return &dns.Server{
+		Listener:       l,
+		Net:            protoTCP,
+		Handler:        s,
+		MsgAcceptFunc:  s.acceptFunc(protoTCP),
+		MsgInvalidFunc: s.invalidFunc(protoTCP),
+		DecorateWriter: func(w dns.Writer) dns.Writer {
+			return &formerrWriter{Writer: w, pending: &s.ednsInvalid, udpSize: uint16(s.udpSize)}
+		},
+		ReadTimeout:   s.tcp.ReadTimeout,
+		WriteTimeout:  s.tcp.WriteTimeout, // documented, not used by miekg/dns: limitConn enforces it
+		IdleTimeout:   func() time.Duration { return idle },
+		MaxTCPQueries: s.tcp.MaxQueries,
 	}
-	if proto == protoTCP {
-		srv.ReadTimeout = s.tcp.ReadTimeout
-		srv.WriteTimeout = s.tcp.WriteTimeout // documented, not used by miekg/dns: limitConn enforces it
-		idle := s.tcp.IdleTimeout
-		srv.IdleTimeout = func() time.Duration { return idle }
-		srv.MaxTCPQueries = s.tcp.MaxQueries
-	}
-	return srv
 }
