@@ -74,8 +74,10 @@ func FuzzUDPAnswer(f *testing.F) {
 		if want := int(data[2]>>3) & 0xf; resp.Opcode != want {
 			t.Fatalf("answer opcode %d, query %d", resp.Opcode, want)
 		}
-		// The fast path and miekg/dns's path give the same bytes.
-		if _, ok := r.p.parse(data); ok {
+		// The fast path and miekg/dns's path give the same bytes (for a
+		// datagram the read buffer did not cut: that one is answered
+		// FORMERR before either parser runs).
+		if _, ok := r.p.parse(data); ok && len(data) < udpReadSize {
 			fast := append([]byte(nil), out...)
 			req := new(dns.Msg)
 			if err := req.Unpack(data); err != nil {
