@@ -195,9 +195,13 @@ func TestNoBackend(t *testing.T) {
 		if got := mustCounter(t, tp.reg, "meridian_proxy_no_backend_total", map[string]string{"pool": "web"}); got != 1 {
 			t.Errorf("no_backend_total = %v, want 1", got)
 		}
-		if got := mustCounter(t, tp.reg, "meridian_proxy_backends", map[string]string{"pool": "web", "state": "down"}); got != 2 {
-			t.Errorf("backends{state=down} = %v, want 2", got)
-		}
+		// The gauges follow the checks asynchronously (the proxy's Run
+		// loop refreshes them when poked), so poll: a CI run read them
+		// before the refresh.
+		waitFor(t, "backends{state=down} = 2", func() bool {
+			v, err := counterValue(tp.reg, "meridian_proxy_backends", map[string]string{"pool": "web", "state": "down"})
+			return err == nil && v == 2
+		})
 	})
 	t.Run("dead without check: 502", func(t *testing.T) {
 		d1, d2 := deadAddr(t), deadAddr(t)
