@@ -686,6 +686,7 @@ inner() {
 	log "meridian dev: DNS 127.0.0.1:5353, etcd 127.0.0.1:2379, admin 127.0.0.1:9153"
 	start dev "$m" dev --dns 127.0.0.1:5353 --etcd-listen http://127.0.0.1:2379 --admin 127.0.0.1:9153 \
 		--proxy-port 8080 --backend-port-base 9100 --data-dir "$W/dev" --no-cheat-sheet
+	# /readyz: DNS up and the demo's health data complete (health_settled).
 	wait_for "meridian dev (/readyz)" curl -fsS --max-time 1 http://127.0.0.1:9153/readyz
 	local a
 	for a in $V6_EU $V6_US $V6_AP; do

@@ -169,8 +169,9 @@ func devMain(ctx context.Context, c devConfig, logger *slog.Logger, stdout io.Wr
 		})
 	}
 	a := &admin{reg: reg, logger: logger, ready: func() (bool, any) {
-		ok := st.Snapshot() != nil && dnsUp.Load()
-		return ok, map[string]any{"ready": ok, "store": st.Status()}
+		settled := devSettled(st.Snapshot(), policy.regions)
+		ok := dnsUp.Load() && settled
+		return ok, map[string]any{"ready": ok, "dns": dnsUp.Load(), "health_settled": settled, "store": st.Status()}
 	}}
 	g.Go(func() error { return a.serve(ctx, ls.admin) })
 	g.Go(func() error {
@@ -195,6 +196,34 @@ func devMain(ctx context.Context, c devConfig, logger *slog.Logger, stdout io.Wr
 		return pg.Wait()
 	})
 	return ignoreCanceled(g.Wait())
+}
+
+// devSettled reports whether the demo's health data is complete: every
+// region's proxy has heartbeated with all its backends up, and the
+// prober has reported the proxy's address up. /readyz waits for it. Before
+// that, answers can still move: with no health data in the keyspace at
+// all every address counts as up, and the first results arrive one by one
+// (a proxy whose backends are not yet checked answers the prober 503).
+func devSettled(snap *gslb.Snapshot, regions []devRegion) bool {
+	if snap == nil {
+		return false
+	}
+	entries := snap.Entries()
+	for _, r := range regions {
+		rh, ok := snap.RegionHealth(r.name)
+		if !ok || !rh.Heartbeats || rh.Total == 0 || rh.HealthyBackends != rh.Total {
+			return false
+		}
+		k := gslb.Key{Kind: gslb.KindProbeStatus, Parent: "dev", Name: r.addr.String()}.String()
+		e, ok := entries[k]
+		if !ok {
+			return false
+		}
+		if ps, _ := e.Value.(*gslb.ProbeStatus); ps == nil || !ps.Up {
+			return false
+		}
+	}
+	return true
 }
 
 type devRegion struct {

@@ -7,14 +7,18 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"maps"
 	"math/rand/v2"
 	"net"
+	"net/netip"
 	"os"
 	"os/exec"
 	"strings"
 	"sync"
 	"testing"
 	"time"
+
+	"github.com/meridian-gslb/meridian/gslb"
 )
 
 // syncBuffer is a bytes.Buffer safe for one writer and one reader.
@@ -173,4 +177,48 @@ func startDev(t *testing.T, c devConfig) (*syncBuffer, error) {
 		}
 	})
 	return out, nil
+}
+
+// TestDevSettled: the demo is settled only with every region's proxy
+// heartbeating with all backends up and the prober's report up.
+func TestDevSettled(t *testing.T) {
+	regions := []devRegion{{name: "eu-west", addr: netip.MustParseAddr("127.0.0.11")}}
+	base := map[string]string{
+		"zones/gslb.example.": `{"nameservers": [{"name": "ns1.gslb.example.", "ipv4": ["127.0.0.1"]}]}`,
+		"regions/eu-west":     `{"location": {"lat": 53.35, "lon": -6.26}, "proxies": ["127.0.0.11"]}`,
+	}
+	beat := func(healthy int) string {
+		return fmt.Sprintf(`{"address": "127.0.0.11", "healthy_backends": %d, "total_backends": 2, "updated": "2026-11-22T00:00:00Z"}`, healthy)
+	}
+	probe := func(up bool) string {
+		return fmt.Sprintf(`{"up": %v, "updated": "2026-11-22T00:00:00Z"}`, up)
+	}
+	for _, tc := range []struct {
+		name string
+		keys map[string]string
+		want bool
+	}{
+		{"no health data", nil, false},
+		{"heartbeat only", map[string]string{"status/proxies/eu-west/dev": beat(2)}, false},
+		{"a backend down", map[string]string{"status/proxies/eu-west/dev": beat(1), "status/probes/dev/127.0.0.11": probe(true)}, false},
+		{"prober sees it down", map[string]string{"status/proxies/eu-west/dev": beat(2), "status/probes/dev/127.0.0.11": probe(false)}, false},
+		{"settled", map[string]string{"status/proxies/eu-west/dev": beat(2), "status/probes/dev/127.0.0.11": probe(true)}, true},
+	} {
+		keys := maps.Clone(base)
+		maps.Copy(keys, tc.keys)
+		entries := map[string]gslb.Entry{}
+		for k, v := range keys {
+			e, err := gslb.Decode(k, []byte(v), gslb.Validators{})
+			if err != nil {
+				t.Fatalf("%s: %s: %v", tc.name, k, err)
+			}
+			entries[e.Key.String()] = e
+		}
+		if got := devSettled(gslb.Build(entries, 1), regions); got != tc.want {
+			t.Errorf("%s: devSettled = %v, want %v", tc.name, got, tc.want)
+		}
+	}
+	if devSettled(nil, regions) {
+		t.Error("devSettled(nil) = true")
+	}
 }
