@@ -185,18 +185,39 @@ func devMain(ctx context.Context, c devConfig, logger *slog.Logger, stdout io.Wr
 			pg.Go(func() error { return p.Serve(pctx, ls.proxies[i]) })
 		}
 		pg.Go(func() error {
-			return dns.ListenAndServe(pctx, []string{c.dns}, func() {
-				dnsUp.Store(true)
-				logger.Info("meridian dev is up", "dns", c.dns, "etcd", c.etcdURL, "admin", c.admin)
-				if !c.noCheat {
-					printCheatSheet(stdout, c, policy)
+			return dns.ListenAndServe(pctx, []string{c.dns}, func() { dnsUp.Store(true) })
+		})
+		pg.Go(func() error {
+			// Announce once DNS is up and the health data has settled, so
+			// that the cheat sheet's first dig gets the steady answer.
+			tick := time.NewTicker(100 * time.Millisecond)
+			defer tick.Stop()
+			giveUp := time.After(devSettleWait)
+			waiting := true // for the health to settle
+			for !dnsUp.Load() || waiting && !devSettled(st.Snapshot(), policy.regions) {
+				select {
+				case <-tick.C:
+				case <-giveUp:
+					waiting = false
+					logger.Warn("demo health not settled yet: answers may still move", "waited", devSettleWait)
+				case <-pctx.Done():
+					return nil
 				}
-			})
+			}
+			logger.Info("meridian dev is up", "dns", c.dns, "etcd", c.etcdURL, "admin", c.admin)
+			if !c.noCheat {
+				printCheatSheet(stdout, c, policy)
+			}
+			return nil
 		})
 		return pg.Wait()
 	})
 	return ignoreCanceled(g.Wait())
 }
+
+// devSettleWait bounds the wait for the demo's health to settle before
+// the cheat sheet is printed anyway.
+const devSettleWait = 15 * time.Second
 
 // devSettled reports whether the demo's health data is complete: every
 // region's proxy has heartbeated with all its backends up, and the
